@@ -1,0 +1,72 @@
+# pronghorn — build, run, test. `make run` serves examples/hello.py; `make test` runs everything CI runs.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+CORE   := src/pronghorn/_core
+# The pure-C modules are exactly the engine sources that do not include Python.h.
+PURE_C := $(shell grep -L 'Python.h' $(CORE)/*.c)
+CORE_H := $(wildcard $(CORE)/*.h)
+C_TESTS := $(patsubst tests/c/%.c,tests/c/bin/%,$(wildcard tests/c/test_*.c))
+FUZZERS := $(patsubst tests/fuzz/%.c,tests/fuzz/bin/%,$(wildcard tests/fuzz/fuzz_*.c))
+CC     ?= cc
+SAN    := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+CFLAGS_TEST := -std=c11 -D_GNU_SOURCE -g -O1 -Wall -Wextra -Wno-unused-parameter -Werror $(SAN) -I$(CORE) -Itests/c
+FUZZ_SECONDS ?= 30
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: all venv build run test ctest pytest fuzz fuzz-short bench clean format
+
+all: build
+
+$(VENV)/.installed: pyproject.toml setup.py
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip "setuptools>=77" wheel
+	$(PY) -m pip install -q -e ".[test]"
+	touch $@
+
+venv: $(VENV)/.installed
+
+# (Re)compile the extension in place whenever a C file changed.
+build: venv
+	$(PY) setup.py -q build_ext --inplace
+
+run: build
+	$(VENV)/bin/pronghorn run examples.hello:app --host $(HOST) --port $(PORT)
+
+# C unit tests under ASan/UBSan, then a short fuzz run (when clang is present), then pytest.
+test: ctest fuzz-short pytest
+
+ctest: $(C_TESTS)
+	@set -e; for t in $(C_TESTS); do echo "== $$t"; ASAN_OPTIONS=detect_leaks=1 $$t; done
+
+tests/c/bin/%: tests/c/%.c $(PURE_C) $(CORE_H) $(wildcard tests/c/*.h)
+	@mkdir -p tests/c/bin
+	$(CC) $(CFLAGS_TEST) -o $@ $< $(PURE_C)
+
+pytest: build
+	$(PY) -m pytest -q
+
+# libFuzzer targets (clang from Debian). `make fuzz` runs each for FUZZ_SECONDS.
+tests/fuzz/bin/%: tests/fuzz/%.c $(PURE_C) $(CORE_H)
+	@mkdir -p tests/fuzz/bin
+	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -I$(CORE) -o $@ $< $(PURE_C)
+
+fuzz: $(FUZZERS)
+	@set -e; for f in $(FUZZERS); do n=$$(basename $$f); mkdir -p tests/fuzz/work/$$n; \
+	  echo "== $$n ($(FUZZ_SECONDS)s)"; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -dict=tests/fuzz/$$n.dict -artifact_prefix=tests/fuzz/ \
+	      tests/fuzz/work/$$n tests/fuzz/corpus/$$n; done
+
+fuzz-short:
+	@if command -v clang >/dev/null 2>&1; then $(MAKE) --no-print-directory fuzz FUZZ_SECONDS=20; \
+	 else echo "clang not installed: skipping the short fuzz run (apt-get install clang)"; fi
+
+bench: build
+	$(PY) benchmarks/run.py
+
+format:
+	clang-format -i $(CORE)/*.c $(CORE)/*.h tests/c/*.c tests/fuzz/*.c
+
+clean:
+	rm -rf build tests/c/bin tests/fuzz/bin tests/fuzz/work $(CORE)/../_core*.so src/*.egg-info

@@ -1,0 +1,679 @@
+/*
+ * connection.c — one connection as seen from Python (binding).
+ *
+ * Owns: the socket side of a pn_conn_t (read, write, backpressure), calling
+ * the app handler for each request the engine reports, driving `async def`
+ * handlers eagerly (PyIter_Send; only a coroutine that really suspends is
+ * handed to the event loop as a Task), and turning the handler's response
+ * object into calls to the engine's one response writer.
+ *
+ * Invariants: a connection runs at most one handler at a time (in_handler);
+ * while it does, input is buffered and only the handler pulls body events.
+ * Any call into Python may close the connection: callers hold a reference and
+ * re-check `closed` afterwards.
+ * fd == -1 means an in-memory connection (test client): output stays in the
+ * engine's buffer until taken with output().
+ */
+#include "pymod.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#define READ_CHUNK (64 * 1024)
+#define HIGH_WATER (1024 * 1024)   /* output bytes queued: stop starting new requests */
+#define PAUSE_INPUT (1024 * 1024)  /* input bytes buffered during a handler: stop reading */
+
+PnConnObject *pn_conn_new(PnServerObject *srv, int fd)
+{
+    PnConnObject *c = PyObject_GC_New(PnConnObject, srv->st->ConnType);
+    if (c == NULL) {
+        return NULL;
+    }
+    pn_conn_init(&c->engine, &srv->cfg);
+    c->server = (PnServerObject *)Py_NewRef(srv);
+    c->fd = fd;
+    c->closed = 0;
+    c->reading_paused = 0;
+    c->want_write = 0;
+    c->peer_eof = 0;
+    c->deadline = 0;
+    c->deadline_kind = 0;
+    c->served = 0;
+    c->peer_len = 0;
+    c->request = NULL;
+    c->pending = NULL;
+    c->body_waiter = NULL;
+    c->serial = 0;
+    c->in_handler = 0;
+    c->started = 0;
+    PyObject_GC_Track(c);
+    return c;
+}
+
+/* Resolve (or fail) the future a body reader is waiting on. */
+void pn_conn_wake_waiter(PnConnObject *c, PyObject *exc_type)
+{
+    PyObject *fut = c->body_waiter;
+    if (fut == NULL) {
+        return;
+    }
+    c->body_waiter = NULL;
+    pn_state_t *st = c->server->st;
+    PyObject *done = PyObject_CallMethodNoArgs(fut, st->str_done);
+    int is_done = done ? PyObject_IsTrue(done) : 1;
+    Py_XDECREF(done);
+    PyObject *r = NULL;
+    if (!is_done) {
+        if (exc_type) {
+            PyObject *exc = PyObject_CallFunction(exc_type, "s", "client disconnected");
+            if (exc) {
+                r = PyObject_CallMethodOneArg(fut, st->str_set_exception, exc);
+                Py_DECREF(exc);
+            }
+        } else {
+            r = PyObject_CallMethodOneArg(fut, st->str_set_result, Py_None);
+        }
+    }
+    if (r == NULL && PyErr_Occurred()) {
+        PyErr_WriteUnraisable(fut);
+    }
+    Py_XDECREF(r);
+    Py_DECREF(fut);
+}
+
+void pn_conn_close(PnConnObject *c)
+{
+    if (c->closed) {
+        return;
+    }
+    c->closed = 1;
+    pn_conn_abort(&c->engine);
+    if (c->fd >= 0) {
+        pn_server_forget(c->server, c);
+        close(c->fd);
+        c->fd = -1;
+    }
+    pn_conn_wake_waiter(c, c->server->st->ClientDisconnect);
+}
+
+/* Write queued output. Returns 0, or -1 if the connection got closed. */
+int pn_conn_flush(PnConnObject *c)
+{
+    if (c->closed) {
+        return -1;
+    }
+    if (c->fd < 0) {
+        return 0; /* in memory: the test client takes the output */
+    }
+    while (pn_buf_len(&c->engine.out) > 0) {
+        pn_slice_t out = pn_conn_output(&c->engine);
+        ssize_t n = send(c->fd, out.base, out.len, MSG_NOSIGNAL);
+        if (n > 0) {
+            pn_conn_output_done(&c->engine, (size_t)n);
+            continue;
+        }
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            if (!c->want_write) {
+                c->want_write = 1;
+                pn_server_update_interest(c->server, c);
+            }
+            return 0;
+        }
+        pn_conn_close(c);
+        return -1;
+    }
+    if (c->want_write) {
+        c->want_write = 0;
+        pn_server_update_interest(c->server, c);
+    }
+    if (pn_conn_closing(&c->engine)) {
+        pn_conn_close(c);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- response objects -> the engine's writer ---- */
+
+static int write_error(PnConnObject *c, int status)
+{
+    static const pn_header_t h[] = {{{"content-type", 12}, {"text/plain; charset=utf-8", 25}}};
+    const char *reason = pn_status_reason(status);
+    return pn_conn_response_simple(&c->engine, status, h, 1, reason, strlen(reason));
+}
+
+/* Serialise a Response-like object (status_code, raw_headers, body). 0 or -1 (exception set). */
+static int write_response(PnConnObject *c, PyObject *resp)
+{
+    pn_state_t *st = c->server->st;
+    PyObject *status_o = NULL, *headers_o = NULL, *body_o = NULL, *hseq = NULL;
+    pn_header_t stack[32];
+    pn_header_t *hs = stack;
+    int rc = -1;
+
+    status_o = PyObject_GetAttr(resp, st->str_status_code);
+    if (status_o == NULL) {
+        goto error;
+    }
+    long status = PyLong_AsLong(status_o);
+    if (status == -1 && PyErr_Occurred()) {
+        goto error;
+    }
+    body_o = PyObject_GetAttr(resp, st->str_body);
+    if (body_o == NULL) {
+        goto error;
+    }
+    Py_buffer body;
+    if (PyObject_GetBuffer(body_o, &body, PyBUF_SIMPLE) < 0) {
+        goto error;
+    }
+    headers_o = PyObject_GetAttr(resp, st->str_raw_headers);
+    if (headers_o == NULL) {
+        PyBuffer_Release(&body);
+        goto error;
+    }
+    hseq = PySequence_Fast(headers_o, "raw_headers must be a sequence of (name, value) pairs");
+    if (hseq == NULL) {
+        PyBuffer_Release(&body);
+        goto error;
+    }
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(hseq);
+    if (n > (Py_ssize_t)(sizeof(stack) / sizeof(stack[0]))) {
+        hs = PyMem_Malloc(sizeof(pn_header_t) * (size_t)n);
+        if (hs == NULL) {
+            PyErr_NoMemory();
+            PyBuffer_Release(&body);
+            goto error;
+        }
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *pair = PySequence_Fast_GET_ITEM(hseq, i);
+        if (!PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2 ||
+            !PyBytes_Check(PyTuple_GET_ITEM(pair, 0)) || !PyBytes_Check(PyTuple_GET_ITEM(pair, 1))) {
+            PyErr_SetString(PyExc_TypeError, "raw_headers items must be (bytes, bytes) tuples");
+            PyBuffer_Release(&body);
+            goto error;
+        }
+        PyObject *k = PyTuple_GET_ITEM(pair, 0), *v = PyTuple_GET_ITEM(pair, 1);
+        hs[i].name = (pn_slice_t){PyBytes_AS_STRING(k), (size_t)PyBytes_GET_SIZE(k)};
+        hs[i].value = (pn_slice_t){PyBytes_AS_STRING(v), (size_t)PyBytes_GET_SIZE(v)};
+    }
+    int w = pn_conn_response_simple(&c->engine, (int)status, hs, (size_t)n, body.buf,
+                                    (size_t)body.len);
+    PyBuffer_Release(&body);
+    if (w == PN_EUSAGE) {
+        PyErr_Format(PyExc_ValueError, "invalid response: %s", c->engine.usage_error);
+        goto error;
+    }
+    if (w == PN_ENOMEM) {
+        PyErr_NoMemory();
+        goto error;
+    }
+    rc = 0; /* PN_ECLOSED: the connection is gone; nothing to report */
+error:
+    if (hs != stack) {
+        PyMem_Free(hs);
+    }
+    Py_XDECREF(status_o);
+    Py_XDECREF(headers_o);
+    Py_XDECREF(body_o);
+    Py_XDECREF(hseq);
+    return rc;
+}
+
+static void access_log(PnConnObject *c, PyObject *req)
+{
+    PnServerObject *srv = c->server;
+    if (srv->access_log == NULL || req == NULL) {
+        return;
+    }
+    PyObject *client = PyObject_GetAttrString(req, "client");
+    PyObject *method = PyObject_GetAttrString(req, "method");
+    PyObject *target = PyObject_GetAttrString(req, "target");
+    PyObject *version = PyObject_GetAttrString(req, "http_version");
+    PyObject *r = NULL;
+    if (client && method && target && version) {
+        PyObject *cs = client == Py_None ? PyUnicode_FromString("-")
+                                         : PyUnicode_FromFormat("%S:%S",
+                                                                PyTuple_GET_ITEM(client, 0),
+                                                                PyTuple_GET_ITEM(client, 1));
+        if (cs) {
+            r = PyObject_CallFunction(srv->access_log, "OOOOiK", cs, method, target, version,
+                                      c->engine.status, (unsigned long long)c->engine.body_sent);
+            Py_DECREF(cs);
+        }
+    }
+    if (r == NULL) {
+        PyErr_WriteUnraisable(srv->access_log);
+    }
+    Py_XDECREF(r);
+    Py_XDECREF(client);
+    Py_XDECREF(method);
+    Py_XDECREF(target);
+    Py_XDECREF(version);
+}
+
+/*
+ * The handler finished. response is the object it produced, or NULL with an
+ * exception set. Writes the response (or a 500) and clears the request.
+ */
+void pn_conn_handler_done(PnConnObject *c, PyObject *response)
+{
+    PnServerObject *srv = c->server;
+    if (response == NULL) {
+        if (PyErr_ExceptionMatches(srv->st->ClientDisconnect) ||
+            PyErr_ExceptionMatches(srv->st->ProtocolError)) {
+            PyErr_Clear(); /* the engine already answered or the peer is gone */
+        } else {
+            pn_server_log_exception(srv, "Exception in request handler");
+        }
+        if (!c->closed && !c->engine.resp_started) {
+            write_error(c, 500);
+        }
+        if (!c->closed && !c->engine.resp_ended) {
+            pn_conn_abort(&c->engine);
+        }
+    } else if (!c->closed && write_response(c, response) < 0) {
+        pn_server_log_exception(srv, "Invalid response from request handler");
+        if (!c->engine.resp_started) {
+            write_error(c, 500);
+        } else {
+            pn_conn_abort(&c->engine);
+        }
+    }
+    PyObject *req = c->request;
+    c->request = NULL;
+    Py_CLEAR(c->pending);
+    c->in_handler = 0;
+    srv->active--;
+    c->served++;
+    if (req != NULL) {
+        access_log(c, req);
+        pn_request_detach(req);
+        Py_DECREF(req);
+    }
+    if (c->body_waiter) {
+        pn_conn_wake_waiter(c, srv->st->ClientDisconnect);
+    }
+}
+
+/* ---- driving handlers ---- */
+
+/* Called by the Task that finished a suspended handler. */
+typedef struct {
+    PyObject_HEAD
+    PnConnObject *conn;
+    unsigned long serial;
+} PnWakerObject;
+
+static PyObject *waker_call(PnWakerObject *w, PyObject *args, PyObject *kw)
+{
+    PyObject *task;
+    if (!PyArg_ParseTuple(args, "O", &task)) {
+        return NULL;
+    }
+    PnConnObject *c = w->conn;
+    if (c == NULL || c->serial != w->serial || !c->in_handler) {
+        Py_RETURN_NONE;
+    }
+    pn_state_t *st = c->server->st;
+    Py_INCREF(c);
+    PyObject *res = PyObject_CallMethodNoArgs(task, st->str_result);
+    pn_conn_handler_done(c, res);
+    Py_XDECREF(res);
+    Py_CLEAR(w->conn);
+    if (!c->closed) {
+        pn_conn_flush(c);
+        pn_conn_process(c);
+    }
+    Py_DECREF(c);
+    Py_RETURN_NONE;
+}
+
+static int waker_traverse(PnWakerObject *w, visitproc visit, void *arg)
+{
+    Py_VISIT(Py_TYPE(w));
+    Py_VISIT(w->conn);
+    return 0;
+}
+
+static int waker_clear(PnWakerObject *w)
+{
+    Py_CLEAR(w->conn);
+    return 0;
+}
+
+static void waker_dealloc(PnWakerObject *w)
+{
+    PyTypeObject *tp = Py_TYPE(w);
+    PyObject_GC_UnTrack(w);
+    waker_clear(w);
+    tp->tp_free(w);
+    Py_DECREF(tp);
+}
+
+static PyType_Slot waker_slots[] = {
+    {Py_tp_call, waker_call},
+    {Py_tp_dealloc, waker_dealloc},
+    {Py_tp_traverse, waker_traverse},
+    {Py_tp_clear, waker_clear},
+    {0, NULL},
+};
+
+PyType_Spec PnWaker_spec = {
+    .name = "pronghorn._core._Waker",
+    .basicsize = sizeof(PnWakerObject),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE |
+             Py_TPFLAGS_DISALLOW_INSTANTIATION,
+    .slots = waker_slots,
+};
+
+/* The handler's coroutine suspended: let a Task finish it (same context). */
+static int hand_to_loop(PnConnObject *c, PyObject *coro, PyObject *yielded, PyObject *ctx)
+{
+    PnServerObject *srv = c->server;
+    pn_state_t *st = srv->st;
+    PyObject *loop = srv->loop ? Py_NewRef(srv->loop) : PyObject_CallNoArgs(st->get_running_loop);
+    if (loop == NULL) {
+        return -1;
+    }
+    PyObject *task = PyObject_CallFunctionObjArgs(st->resume_func, coro, yielded, ctx, loop, NULL);
+    Py_DECREF(loop);
+    if (task == NULL) {
+        return -1;
+    }
+    PnWakerObject *w = PyObject_GC_New(PnWakerObject, st->WakerType);
+    if (w == NULL) {
+        Py_DECREF(task);
+        return -1;
+    }
+    w->conn = (PnConnObject *)Py_NewRef(c);
+    w->serial = c->serial;
+    PyObject_GC_Track(w);
+    PyObject *r = PyObject_CallMethodOneArg(task, st->str_add_done_callback, (PyObject *)w);
+    Py_DECREF(w);
+    if (r == NULL) {
+        Py_DECREF(task);
+        return -1;
+    }
+    Py_DECREF(r);
+    c->pending = task;
+    return 0;
+}
+
+/* Run the handler for a new request. Returns when it finished or suspended. */
+static void dispatch(PnConnObject *c, const pn_event_t *ev)
+{
+    PnServerObject *srv = c->server;
+    c->serial++;
+    PyObject *req = pn_request_new(c, ev);
+    c->in_handler = 1;
+    c->started = pn_monotonic();
+    srv->active++;
+    if (req == NULL) {
+        pn_conn_handler_done(c, NULL);
+        return;
+    }
+    c->request = req;
+
+    PyObject *ctx = PyContext_CopyCurrent();
+    if (ctx == NULL || PyContext_Enter(ctx) < 0) {
+        Py_XDECREF(ctx);
+        pn_conn_handler_done(c, NULL);
+        return;
+    }
+    PyObject *res = PyObject_CallOneArg(srv->handler, req);
+    if (res != NULL && Py_TYPE(res)->tp_as_async != NULL &&
+        Py_TYPE(res)->tp_as_async->am_send != NULL) {
+        PyObject *val = NULL;
+        PySendResult sr = PyIter_Send(res, Py_None, &val);
+        if (sr == PYGEN_RETURN) {
+            Py_SETREF(res, val);
+        } else if (sr == PYGEN_NEXT) {
+            int h = hand_to_loop(c, res, val, ctx);
+            Py_DECREF(val);
+            Py_DECREF(res);
+            PyContext_Exit(ctx);
+            Py_DECREF(ctx);
+            if (h < 0) {
+                pn_conn_handler_done(c, NULL);
+            }
+            return;
+        } else {
+            Py_CLEAR(res);
+        }
+    }
+    PyContext_Exit(ctx);
+    Py_DECREF(ctx);
+    pn_conn_handler_done(c, res);
+    Py_XDECREF(res);
+}
+
+/* Deadlines: which timeout applies now (see server.c's sweep). */
+static void refresh_deadline(PnConnObject *c)
+{
+    PnServerObject *srv = c->server;
+    if (c->in_handler || c->engine.state == PN_CONN_REQUEST) {
+        c->deadline_kind = PN_DEADLINE_NONE;
+        c->deadline = 0;
+    } else if (pn_conn_idle(&c->engine) && c->served > 0) {
+        if (c->deadline_kind != PN_DEADLINE_IDLE) {
+            c->deadline_kind = PN_DEADLINE_IDLE;
+            c->deadline = pn_monotonic() + srv->keep_alive_timeout;
+        }
+    } else if (c->deadline_kind != PN_DEADLINE_HEAD) {
+        c->deadline_kind = PN_DEADLINE_HEAD;
+        c->deadline = pn_monotonic() + srv->header_timeout;
+    }
+}
+
+/* Serve whatever complete requests are buffered, in order. */
+void pn_conn_process(PnConnObject *c)
+{
+    Py_INCREF(c);
+    while (!c->closed && !c->in_handler) {
+        if (pn_buf_len(&c->engine.out) > HIGH_WATER) {
+            if (pn_conn_flush(c) < 0 || pn_buf_len(&c->engine.out) > HIGH_WATER) {
+                break; /* resumed from on_writable */
+            }
+        }
+        pn_event_t ev;
+        int t = pn_conn_next(&c->engine, &ev);
+        if (t == PN_EV_REQUEST) {
+            dispatch(c, &ev);
+            continue;
+        }
+        if (t == PN_EV_NONE || t == PN_EV_ERROR) {
+            break;
+        }
+    }
+    if (!c->closed) {
+        pn_conn_flush(c);
+    }
+    if (!c->closed) {
+        refresh_deadline(c);
+        if (c->peer_eof && !c->in_handler && pn_buf_len(&c->engine.out) == 0) {
+            pn_conn_close(c);
+        }
+    }
+    Py_DECREF(c);
+}
+
+/* Bytes arrived (memory transport or socket). */
+static void on_data(PnConnObject *c, const char *data, size_t n)
+{
+    if (pn_conn_feed(&c->engine, data, n) < 0) {
+        pn_conn_close(c);
+        return;
+    }
+    if (c->in_handler) {
+        if (c->body_waiter) {
+            pn_conn_wake_waiter(c, NULL);
+        }
+        if (c->fd >= 0 && pn_buf_len(&c->engine.in) > PAUSE_INPUT && !c->reading_paused) {
+            c->reading_paused = 1;
+            pn_server_update_interest(c->server, c);
+        }
+        return;
+    }
+    pn_conn_process(c);
+}
+
+static void on_eof(PnConnObject *c)
+{
+    c->peer_eof = 1;
+    pn_conn_feed_eof(&c->engine);
+    if (c->fd >= 0) {
+        c->reading_paused = 1; /* level-triggered EOF would fire forever */
+        pn_server_update_interest(c->server, c);
+    }
+    if (c->in_handler) {
+        pn_conn_wake_waiter(c, c->server->st->ClientDisconnect);
+        return;
+    }
+    pn_conn_process(c);
+}
+
+void pn_conn_on_readable(PnConnObject *c)
+{
+    char buf[READ_CHUNK];
+    if (c->closed || c->reading_paused) {
+        return;
+    }
+    ssize_t n = recv(c->fd, buf, sizeof(buf), 0);
+    if (n > 0) {
+        on_data(c, buf, (size_t)n);
+    } else if (n == 0) {
+        on_eof(c);
+    } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+        pn_conn_close(c);
+    }
+}
+
+void pn_conn_on_writable(PnConnObject *c)
+{
+    if (pn_conn_flush(c) < 0) {
+        return;
+    }
+    if (!c->in_handler && pn_buf_len(&c->engine.out) == 0) {
+        pn_conn_process(c);
+    }
+}
+
+/* ---- the Python-visible side of a connection (used by in-memory transports) ---- */
+
+static PyObject *conn_feed(PnConnObject *c, PyObject *arg)
+{
+    Py_buffer b;
+    if (PyObject_GetBuffer(arg, &b, PyBUF_SIMPLE) < 0) {
+        return NULL;
+    }
+    Py_INCREF(c);
+    if (!c->closed) {
+        if (b.len == 0) {
+            on_eof(c);
+        } else {
+            on_data(c, b.buf, (size_t)b.len);
+        }
+    }
+    Py_DECREF(c);
+    PyBuffer_Release(&b);
+    Py_RETURN_NONE;
+}
+
+static PyObject *conn_output(PnConnObject *c, PyObject *unused)
+{
+    pn_slice_t out = pn_conn_output(&c->engine);
+    PyObject *b = PyBytes_FromStringAndSize(out.base, (Py_ssize_t)out.len);
+    if (b != NULL) {
+        pn_conn_output_done(&c->engine, out.len);
+        if (c->fd < 0 && pn_conn_closing(&c->engine)) {
+            c->closed = 1;
+        }
+    }
+    return b;
+}
+
+static PyObject *conn_close_py(PnConnObject *c, PyObject *unused)
+{
+    pn_conn_close(c);
+    Py_RETURN_NONE;
+}
+
+static PyObject *conn_get_closed(PnConnObject *c, void *closure)
+{
+    return PyBool_FromLong(c->closed || (c->fd < 0 && pn_conn_closing(&c->engine) &&
+                                         pn_buf_len(&c->engine.out) == 0));
+}
+
+static PyObject *conn_get_busy(PnConnObject *c, void *closure)
+{
+    return PyBool_FromLong(c->in_handler);
+}
+
+static int conn_traverse(PnConnObject *c, visitproc visit, void *arg)
+{
+    Py_VISIT(Py_TYPE(c));
+    Py_VISIT(c->server);
+    Py_VISIT(c->request);
+    Py_VISIT(c->pending);
+    Py_VISIT(c->body_waiter);
+    return 0;
+}
+
+static int conn_clear(PnConnObject *c)
+{
+    Py_CLEAR(c->request);
+    Py_CLEAR(c->pending);
+    Py_CLEAR(c->body_waiter);
+    Py_CLEAR(c->server);
+    return 0;
+}
+
+static void conn_dealloc(PnConnObject *c)
+{
+    PyTypeObject *tp = Py_TYPE(c);
+    PyObject_GC_UnTrack(c);
+    if (c->fd >= 0) {
+        close(c->fd);
+        c->fd = -1;
+    }
+    conn_clear(c);
+    pn_conn_free(&c->engine);
+    PyObject_GC_Del(c);
+    Py_DECREF(tp);
+}
+
+static PyMethodDef conn_methods[] = {
+    {"feed", (PyCFunction)conn_feed, METH_O, "feed received bytes (b'' = peer closed)"},
+    {"output", (PyCFunction)conn_output, METH_NOARGS, "take the bytes to send"},
+    {"close", (PyCFunction)conn_close_py, METH_NOARGS, "close the connection"},
+    {NULL},
+};
+
+static PyGetSetDef conn_getset[] = {
+    {"closed", (getter)conn_get_closed, NULL, "no more bytes will be produced", NULL},
+    {"busy", (getter)conn_get_busy, NULL, "a handler is running", NULL},
+    {NULL},
+};
+
+static PyType_Slot conn_slots[] = {
+    {Py_tp_dealloc, conn_dealloc},
+    {Py_tp_traverse, conn_traverse},
+    {Py_tp_clear, conn_clear},
+    {Py_tp_methods, conn_methods},
+    {Py_tp_getset, conn_getset},
+    {0, NULL},
+};
+
+PyType_Spec PnConn_spec = {
+    .name = "pronghorn._core.Connection",
+    .basicsize = sizeof(PnConnObject),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE |
+             Py_TPFLAGS_DISALLOW_INSTANTIATION,
+    .slots = conn_slots,
+};

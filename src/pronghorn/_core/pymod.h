@@ -1,0 +1,118 @@
+/*
+ * pymod.h — shared declarations of the Python binding files (module.c,
+ * server.c, connection.c, request.c). Only binding files include this.
+ *
+ * Module state holds every type, exception and interned string; nothing is
+ * global. Binding objects reach it with pn_state_from_type().
+ */
+#ifndef PN_PYMOD_H
+#define PN_PYMOD_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <structmember.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "conn.h"
+
+typedef struct {
+    PyTypeObject *ServerType;
+    PyTypeObject *ConnType;
+    PyTypeObject *RequestType;
+    PyTypeObject *WakerType;
+    PyObject *ClientDisconnect; /* OSError subclass: the peer went away */
+    PyObject *ProtocolError;    /* ValueError subclass: malformed request body */
+    /* interned attribute names */
+    PyObject *str_status_code, *str_body, *str_raw_headers;
+    PyObject *str_add_reader, *str_remove_reader, *str_call_later, *str_create_future;
+    PyObject *str_set_result, *str_set_exception, *str_done, *str_cancel;
+    PyObject *str_add_done_callback, *str_result, *str_error, *str_exc_info;
+    PyObject *get_running_loop; /* asyncio.get_running_loop */
+    PyObject *resume_func;   /* pronghorn._resume.resume(coro, yielded, context, loop) */
+} pn_state_t;
+
+pn_state_t *pn_state_from_type(PyTypeObject *tp);
+
+enum { PN_DEADLINE_NONE = 0, PN_DEADLINE_HEAD, PN_DEADLINE_IDLE };
+
+/* A connection: the engine state plus its socket (or none, in memory). */
+typedef struct PnServerObject PnServerObject;
+
+typedef struct PnConnObject {
+    PyObject_HEAD
+    pn_conn_t engine;
+    PnServerObject *server;   /* strong ref */
+    int fd;                   /* -1 when closed or in-memory */
+    int closed;
+    int reading_paused;       /* EPOLLIN removed (backpressure) */
+    int want_write;           /* EPOLLOUT registered */
+    int peer_eof;
+    double deadline;          /* monotonic seconds; 0 = none */
+    int deadline_kind;        /* PN_DEADLINE_* */
+    unsigned long served;     /* responses completed */
+    struct sockaddr_storage peer;
+    socklen_t peer_len;
+    PyObject *request;        /* current request (strong) or NULL */
+    PyObject *pending;        /* the Task running the current handler, or NULL */
+    PyObject *body_waiter;    /* future awaited by request._read(), or NULL */
+    unsigned long serial;     /* request counter, to detect stale Request objects */
+    int in_handler;           /* a handler for the current request has not finished */
+    double started;           /* monotonic time the current request started */
+} PnConnObject;
+
+struct PnServerObject {
+    PyObject_HEAD
+    pn_state_t *st;
+    PyObject *handler;
+    PyObject *request_class;
+    PyObject *access_log;     /* callable or NULL */
+    PyObject *logger;         /* logging.Logger for errors */
+    PyObject *loop;
+    PyObject *reader_cb;      /* bound C callback given to loop.add_reader */
+    PyObject *sweep_cb;
+    PyObject *sweep_handle;   /* TimerHandle or NULL */
+    int epfd;
+    int *listen_fds;
+    Py_ssize_t n_listen;
+    int accepting;
+    int shutting_down;
+    PnConnObject **conns;     /* indexed by fd */
+    Py_ssize_t conns_cap;
+    Py_ssize_t n_conns;
+    Py_ssize_t active;
+    double header_timeout, keep_alive_timeout;
+    pn_conn_config_t cfg;
+    pn_header_t *scratch;
+    char date[32];
+    long date_second;
+    struct sockaddr_storage local;
+    socklen_t local_len;
+};
+
+/* connection.c */
+PnConnObject *pn_conn_new(PnServerObject *srv, int fd);
+void pn_conn_process(PnConnObject *c);
+void pn_conn_on_readable(PnConnObject *c);
+void pn_conn_on_writable(PnConnObject *c);
+void pn_conn_close(PnConnObject *c);
+int pn_conn_flush(PnConnObject *c);
+void pn_conn_wake_waiter(PnConnObject *c, PyObject *exc_type);
+void pn_conn_handler_done(PnConnObject *c, PyObject *response);
+extern PyType_Spec PnConn_spec;
+extern PyType_Spec PnWaker_spec;
+
+/* server.c */
+extern PyType_Spec PnServer_spec;
+double pn_monotonic(void);
+void pn_server_update_interest(PnServerObject *srv, PnConnObject *c);
+void pn_server_forget(PnServerObject *srv, PnConnObject *c);
+void pn_server_log_exception(PnServerObject *srv, const char *msg);
+
+/* request.c */
+extern PyType_Spec PnRequest_spec;
+PyObject *pn_request_new(PnConnObject *c, const pn_event_t *ev);
+void pn_request_detach(PyObject *req);
+PyObject *pn_addr_tuple(const struct sockaddr_storage *ss, socklen_t len);
+
+#endif

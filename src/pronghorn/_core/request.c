@@ -1,0 +1,443 @@
+/*
+ * request.c — the Request type (binding).
+ *
+ * Owns: a copy of the request head (one bytes object) plus the offsets of
+ * method and target; everything else (path, query, headers, client) is turned
+ * into Python objects only when first touched, by re-reading that copy.
+ * The body is reached through the connection while this request is the
+ * connection's current one; afterwards reading it raises.
+ * Must not know about: routing or response types (the Python layer's job).
+ */
+#include "pymod.h"
+
+#include <arpa/inet.h>
+#include <string.h>
+
+#include "url.h"
+
+typedef struct {
+    PyObject_HEAD
+    PnConnObject *conn; /* strong; NULL once detached */
+    unsigned long serial;
+    PyObject *head;     /* bytes: the raw head */
+    uint32_t method_off, method_len, target_off, target_len;
+    int minor;
+    int body_eof;
+    PyObject *method, *path, *raw_path, *query, *headers, *client, *server, *path_params;
+    PyObject *dict;
+} PnRequestObject;
+
+static pn_state_t *req_state(PnRequestObject *r)
+{
+    return pn_state_from_type(Py_TYPE(r));
+}
+
+PyObject *pn_request_new(PnConnObject *c, const pn_event_t *ev)
+{
+    PyTypeObject *tp = (PyTypeObject *)c->server->request_class;
+    PnRequestObject *r = (PnRequestObject *)tp->tp_alloc(tp, 0);
+    if (r == NULL) {
+        return NULL;
+    }
+    r->head = PyBytes_FromStringAndSize(ev->head.base, (Py_ssize_t)ev->head.len);
+    if (r->head == NULL) {
+        Py_DECREF(r);
+        return NULL;
+    }
+    const pn_http1_request_t *q = ev->req;
+    r->method_off = (uint32_t)(q->method.base - ev->head.base);
+    r->method_len = (uint32_t)q->method.len;
+    r->target_off = (uint32_t)(q->target.base - ev->head.base);
+    r->target_len = (uint32_t)q->target.len;
+    r->minor = q->minor_version;
+    r->conn = (PnConnObject *)Py_NewRef(c);
+    r->serial = c->serial;
+    return (PyObject *)r;
+}
+
+void pn_request_detach(PyObject *req)
+{
+    PnRequestObject *r = (PnRequestObject *)req;
+    Py_CLEAR(r->conn);
+}
+
+static const char *head_at(PnRequestObject *r, uint32_t off)
+{
+    return PyBytes_AS_STRING(r->head) + off;
+}
+
+/* The path part of the target (origin-form as is; absolute-form without scheme://authority). */
+static pn_slice_t path_part(PnRequestObject *r)
+{
+    const char *t = head_at(r, r->target_off);
+    size_t len = pn_url_query_start(t, r->target_len);
+    if (len > 0 && t[0] != '/' && !(len == 1 && t[0] == '*')) {
+        const char *s = memchr(t, ':', len);
+        if (s && (size_t)(s - t) + 3 <= len && s[1] == '/' && s[2] == '/') {
+            const char *p = memchr(s + 3, '/', len - (size_t)(s + 3 - t));
+            if (p == NULL) {
+                return PN_SLICE_LIT("/");
+            }
+            return (pn_slice_t){p, len - (size_t)(p - t)};
+        }
+    }
+    return (pn_slice_t){t, len};
+}
+
+static PyObject *get_method(PnRequestObject *r, void *closure)
+{
+    if (r->method == NULL) {
+        r->method = PyUnicode_DecodeLatin1(head_at(r, r->method_off), r->method_len, NULL);
+        if (r->method == NULL) {
+            return NULL;
+        }
+        PyUnicode_InternInPlace(&r->method);
+    }
+    return Py_NewRef(r->method);
+}
+
+static PyObject *get_raw_path(PnRequestObject *r, void *closure)
+{
+    if (r->raw_path == NULL) {
+        pn_slice_t p = path_part(r);
+        r->raw_path = PyBytes_FromStringAndSize(p.base, (Py_ssize_t)p.len);
+        if (r->raw_path == NULL) {
+            return NULL;
+        }
+    }
+    return Py_NewRef(r->raw_path);
+}
+
+static PyObject *get_path(PnRequestObject *r, void *closure)
+{
+    if (r->path == NULL) {
+        pn_slice_t p = path_part(r);
+        char stackbuf[512];
+        char *out = p.len <= sizeof(stackbuf) ? stackbuf : PyMem_Malloc(p.len);
+        if (out == NULL) {
+            return PyErr_NoMemory();
+        }
+        size_t n = pn_url_unquote(p.base, p.len, out);
+        r->path = PyUnicode_DecodeUTF8(out, (Py_ssize_t)n, "replace");
+        if (out != stackbuf) {
+            PyMem_Free(out);
+        }
+        if (r->path == NULL) {
+            return NULL;
+        }
+    }
+    return Py_NewRef(r->path);
+}
+
+static PyObject *get_query(PnRequestObject *r, void *closure)
+{
+    if (r->query == NULL) {
+        const char *t = head_at(r, r->target_off);
+        size_t q = pn_url_query_start(t, r->target_len);
+        size_t start = q < r->target_len ? q + 1 : q;
+        r->query = PyBytes_FromStringAndSize(t + start, (Py_ssize_t)(r->target_len - start));
+        if (r->query == NULL) {
+            return NULL;
+        }
+    }
+    return Py_NewRef(r->query);
+}
+
+static PyObject *get_target(PnRequestObject *r, void *closure)
+{
+    return PyUnicode_DecodeLatin1(head_at(r, r->target_off), r->target_len, NULL);
+}
+
+static PyObject *get_version(PnRequestObject *r, void *closure)
+{
+    return PyUnicode_FromString(r->minor ? "1.1" : "1.0");
+}
+
+static PyObject *get_headers(PnRequestObject *r, void *closure)
+{
+    if (r->headers != NULL) {
+        return Py_NewRef(r->headers);
+    }
+    /* Re-parse our copy of the (already validated) head to find the fields. */
+    pn_header_t fields[PN_HTTP1_MAX_HEADERS_CAP];
+    pn_http1_request_t q;
+    memset(&q, 0, sizeof(q));
+    q.headers = fields;
+    pn_http1_limits_t lim = {(size_t)-1, (size_t)-1, PN_HTTP1_MAX_HEADERS_CAP, UINT64_MAX};
+    pn_http1_error_t err;
+    const char *base = PyBytes_AS_STRING(r->head);
+    ssize_t rc = pn_http1_parse_request(base, (size_t)PyBytes_GET_SIZE(r->head), &lim, &q, &err);
+    if (rc < 0) {
+        PyErr_SetString(PyExc_RuntimeError, "request head no longer parses");
+        return NULL;
+    }
+    PyObject *list = PyList_New((Py_ssize_t)q.num_headers);
+    if (list == NULL) {
+        return NULL;
+    }
+    for (size_t i = 0; i < q.num_headers; i++) {
+        PyObject *name = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)fields[i].name.len);
+        if (name == NULL) {
+            Py_DECREF(list);
+            return NULL;
+        }
+        char *n = PyBytes_AS_STRING(name);
+        for (size_t k = 0; k < fields[i].name.len; k++) {
+            char ch = fields[i].name.base[k];
+            n[k] = (ch >= 'A' && ch <= 'Z') ? (char)(ch + 32) : ch;
+        }
+        PyObject *item = Py_BuildValue("(Ny#)", name, fields[i].value.base,
+                                       (Py_ssize_t)fields[i].value.len);
+        if (item == NULL) {
+            Py_DECREF(list);
+            return NULL;
+        }
+        PyList_SET_ITEM(list, (Py_ssize_t)i, item);
+    }
+    r->headers = list;
+    return Py_NewRef(list);
+}
+
+static PyObject *addr_tuple(const struct sockaddr_storage *ss, socklen_t len)
+{
+    char host[INET6_ADDRSTRLEN];
+    if (len == 0) {
+        Py_RETURN_NONE;
+    }
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
+        inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
+        return Py_BuildValue("(si)", host, ntohs(a->sin_port));
+    }
+    if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
+        inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
+        return Py_BuildValue("(si)", host, ntohs(a->sin6_port));
+    }
+    Py_RETURN_NONE;
+}
+
+PyObject *pn_addr_tuple(const struct sockaddr_storage *ss, socklen_t len)
+{
+    return addr_tuple(ss, len);
+}
+
+static PyObject *get_client(PnRequestObject *r, void *closure)
+{
+    if (r->client == NULL) {
+        if (r->conn == NULL) {
+            Py_RETURN_NONE;
+        }
+        r->client = addr_tuple(&r->conn->peer, r->conn->peer_len);
+        if (r->client == NULL) {
+            return NULL;
+        }
+    }
+    return Py_NewRef(r->client);
+}
+
+static PyObject *get_server(PnRequestObject *r, void *closure)
+{
+    if (r->server == NULL) {
+        if (r->conn == NULL) {
+            Py_RETURN_NONE;
+        }
+        r->server = addr_tuple(&r->conn->server->local, r->conn->server->local_len);
+        if (r->server == NULL) {
+            return NULL;
+        }
+    }
+    return Py_NewRef(r->server);
+}
+
+static PyObject *get_scheme(PnRequestObject *r, void *closure)
+{
+    return PyUnicode_FromString("http");
+}
+
+static PyObject *get_path_params(PnRequestObject *r, void *closure)
+{
+    if (r->path_params == NULL) {
+        r->path_params = PyDict_New();
+        if (r->path_params == NULL) {
+            return NULL;
+        }
+    }
+    return Py_NewRef(r->path_params);
+}
+
+static int set_path_params(PnRequestObject *r, PyObject *v, void *closure)
+{
+    Py_XSETREF(r->path_params, Py_XNewRef(v));
+    return 0;
+}
+
+static int is_current(PnRequestObject *r)
+{
+    return r->conn != NULL && !r->conn->closed && r->conn->request == (PyObject *)r &&
+           r->conn->serial == r->serial;
+}
+
+/*
+ * _read() -> bytes | b"" | Future
+ * The next run of body bytes, b"" at the end of the body, or a future to
+ * await before calling again. Raises ClientDisconnect / ProtocolError.
+ */
+static PyObject *req_read(PnRequestObject *r, PyObject *unused)
+{
+    pn_state_t *st = req_state(r);
+    if (r->body_eof) {
+        return PyBytes_FromStringAndSize(NULL, 0);
+    }
+    if (!is_current(r)) {
+        if (r->conn != NULL && r->conn->closed) {
+            PyErr_SetString(st->ClientDisconnect, "client disconnected");
+        } else {
+            PyErr_SetString(PyExc_RuntimeError,
+                            "the request body can only be read while the request is handled");
+        }
+        return NULL;
+    }
+    PnConnObject *c = r->conn;
+    if (c->body_waiter != NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "the request body is already being read");
+        return NULL;
+    }
+    pn_conn_want_body(&c->engine);
+    pn_event_t ev;
+    int t = pn_conn_next(&c->engine, &ev);
+    if (pn_buf_len(&c->engine.out) > 0) {
+        Py_INCREF(c);
+        pn_conn_flush(c);
+        int gone = c->closed;
+        Py_DECREF(c);
+        if (gone && t != PN_EV_BODY && t != PN_EV_BODY_END) {
+            PyErr_SetString(st->ClientDisconnect, "client disconnected");
+            return NULL;
+        }
+    }
+    switch (t) {
+    case PN_EV_BODY:
+        return PyBytes_FromStringAndSize(ev.data.base, (Py_ssize_t)ev.data.len);
+    case PN_EV_BODY_END:
+        r->body_eof = 1;
+        return PyBytes_FromStringAndSize(NULL, 0);
+    case PN_EV_ERROR:
+        PyErr_Format(st->ProtocolError, "%d %s", ev.error.status,
+                     ev.error.reason ? ev.error.reason : "malformed request body");
+        return NULL;
+    default:
+        break;
+    }
+    if (c->peer_eof || c->closed) {
+        PyErr_SetString(st->ClientDisconnect, "client disconnected before the body was complete");
+        return NULL;
+    }
+    PyObject *loop = c->server->loop;
+    if (loop == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "server has no event loop");
+        return NULL;
+    }
+    PyObject *fut = PyObject_CallMethodNoArgs(loop, st->str_create_future);
+    if (fut == NULL) {
+        return NULL;
+    }
+    c->body_waiter = Py_NewRef(fut);
+    if (c->reading_paused) {
+        c->reading_paused = 0;
+        pn_server_update_interest(c->server, c);
+    }
+    return fut;
+}
+
+static PyObject *req_is_disconnected(PnRequestObject *r, PyObject *unused)
+{
+    return PyBool_FromLong(r->conn == NULL || r->conn->closed || r->conn->peer_eof);
+}
+
+static int req_traverse(PnRequestObject *r, visitproc visit, void *arg)
+{
+    Py_VISIT(Py_TYPE(r));
+    Py_VISIT(r->conn);
+    Py_VISIT(r->path_params);
+    Py_VISIT(r->dict);
+    return 0;
+}
+
+static int req_clear(PnRequestObject *r)
+{
+    Py_CLEAR(r->conn);
+    Py_CLEAR(r->head);
+    Py_CLEAR(r->method);
+    Py_CLEAR(r->path);
+    Py_CLEAR(r->raw_path);
+    Py_CLEAR(r->query);
+    Py_CLEAR(r->headers);
+    Py_CLEAR(r->client);
+    Py_CLEAR(r->server);
+    Py_CLEAR(r->path_params);
+    Py_CLEAR(r->dict);
+    return 0;
+}
+
+static void req_dealloc(PnRequestObject *r)
+{
+    PyTypeObject *tp = Py_TYPE(r);
+    PyObject_GC_UnTrack(r);
+    req_clear(r);
+    tp->tp_free(r);
+    Py_DECREF(tp);
+}
+
+static PyObject *req_new(PyTypeObject *tp, PyObject *args, PyObject *kw)
+{
+    PyErr_SetString(PyExc_TypeError, "Request objects are created by the server");
+    return NULL;
+}
+
+static PyGetSetDef req_getset[] = {
+    {"method", (getter)get_method, NULL, "request method, e.g. 'GET'", NULL},
+    {"path", (getter)get_path, NULL, "percent-decoded path", NULL},
+    {"raw_path", (getter)get_raw_path, NULL, "path bytes as received", NULL},
+    {"query_string", (getter)get_query, NULL, "query bytes after '?' (raw)", NULL},
+    {"target", (getter)get_target, NULL, "the request-target as received", NULL},
+    {"http_version", (getter)get_version, NULL, "'1.0' or '1.1'", NULL},
+    {"headers", (getter)get_headers, NULL, "list of (lowercased name, value) bytes pairs", NULL},
+    {"client", (getter)get_client, NULL, "(host, port) of the peer", NULL},
+    {"server", (getter)get_server, NULL, "(host, port) of the local socket", NULL},
+    {"scheme", (getter)get_scheme, NULL, "'http'", NULL},
+    {"path_params", (getter)get_path_params, (setter)set_path_params, "path parameters", NULL},
+    {"__dict__", PyObject_GenericGetDict, PyObject_GenericSetDict, NULL, NULL},
+    {NULL},
+};
+
+static PyMethodDef req_methods[] = {
+    {"_read", (PyCFunction)req_read, METH_NOARGS, "next body bytes, b'' at end, or a future"},
+    {"_is_disconnected", (PyCFunction)req_is_disconnected, METH_NOARGS, NULL},
+    {NULL},
+};
+
+static PyMemberDef req_members[] = {
+    {"__dictoffset__", T_PYSSIZET, offsetof(PnRequestObject, dict), READONLY},
+    {NULL},
+};
+
+static PyType_Slot req_slots[] = {
+    {Py_tp_doc, "An HTTP request (created by the server)."},
+    {Py_tp_new, req_new},
+    {Py_tp_dealloc, req_dealloc},
+    {Py_tp_traverse, req_traverse},
+    {Py_tp_clear, req_clear},
+    {Py_tp_getset, req_getset},
+    {Py_tp_methods, req_methods},
+    {Py_tp_members, req_members},
+    {0, NULL},
+};
+
+PyType_Spec PnRequest_spec = {
+    .name = "pronghorn._core.Request",
+    .basicsize = sizeof(PnRequestObject),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC |
+             Py_TPFLAGS_IMMUTABLETYPE,
+    .slots = req_slots,
+};

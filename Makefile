@@ -3,8 +3,8 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 CORE   := src/pronghorn/_core
-# The pure-C modules are exactly the engine sources that do not include Python.h.
-PURE_C := $(shell grep -L 'Python.h' $(CORE)/*.c)
+# The pure-C modules are exactly the engine sources that include neither Python.h nor pymod.h.
+PURE_C := $(shell grep -L -E 'Python\.h|pymod\.h' $(CORE)/*.c)
 CORE_H := $(wildcard $(CORE)/*.h)
 C_TESTS := $(patsubst tests/c/%.c,tests/c/bin/%,$(wildcard tests/c/test_*.c))
 FUZZERS := $(patsubst tests/fuzz/%.c,tests/fuzz/bin/%,$(wildcard tests/fuzz/fuzz_*.c))

@@ -44,7 +44,8 @@ int pn_conn_feed(pn_conn_t *c, const char *data, size_t len)
 void pn_conn_feed_eof(pn_conn_t *c)
 {
     c->want_close = 1;
-    if (c->state == PN_CONN_HEAD || c->state == PN_CONN_DRAIN) {
+    c->eof = 1;
+    if ((c->state == PN_CONN_HEAD && pn_buf_len(&c->in) == 0) || c->state == PN_CONN_DRAIN) {
         c->state = PN_CONN_CLOSING;
     }
 }
@@ -190,7 +191,8 @@ int pn_conn_next(pn_conn_t *c, pn_event_t *ev)
             const pn_http1_limits_t *lim = &c->cfg->limits;
             /* A trickled head is re-parsed only when a line may have completed
              * or a limit may have been crossed. */
-            if (c->scanned > 0 && c->scanned < len && len <= lim->max_request_line && len <= lim->max_head &&
+            if (c->scanned > 0 && c->scanned < len && len <= lim->max_request_line &&
+                len <= lim->max_head && !c->eof &&
                 memchr(p + c->scanned, '\n', len - c->scanned) == NULL) {
                 c->scanned = len;
                 return PN_EV_NONE;
@@ -199,6 +201,9 @@ int pn_conn_next(pn_conn_t *c, pn_event_t *ev)
             ssize_t r = pn_http1_parse_request(p, len, lim, &c->req, &err);
             if (r == PN_INCOMPLETE) {
                 c->scanned = len;
+                if (c->eof) {
+                    c->state = PN_CONN_CLOSING; /* the peer stopped mid-head */
+                }
                 return PN_EV_NONE;
             }
             if (r < 0) {

@@ -87,7 +87,8 @@ typedef struct {
     int status;             /* last response status (for logs) */
     uint64_t body_sent;     /* body bytes of the current response (for logs) */
     const char *usage_error;/* set with PN_EUSAGE */
-    int want_close;         /* server-side close request (graceful shutdown) */
+    int want_close;         /* no keep-alive after the current response */
+    int eof;                /* the peer will send nothing more */
 } pn_conn_t;
 
 void pn_conn_init(pn_conn_t *c, const pn_conn_config_t *cfg);

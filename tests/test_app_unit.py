@@ -368,3 +368,16 @@ def test_example_app_routes():
     assert decoded(call(hello, path="/json")) == {"message": "Hello, world!"}
     assert decoded(call(hello, path="/users/42")) == {"user_id": "42"}
     assert decoded(call(hello, "POST", "/echo", b"hey")) == {"received": 3, "body": "hey"}
+
+
+def test_client_disconnect_is_not_logged_as_error(app, caplog):
+    from pronghorn import ClientDisconnect
+
+    @app.post("/")
+    async def upload(request):
+        raise ClientDisconnect("client disconnected")
+
+    with caplog.at_level(logging.INFO, logger="pronghorn.error"):
+        response = call(app, "POST")
+    assert response.status_code == 400
+    assert caplog.text == ""

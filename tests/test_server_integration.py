@@ -26,11 +26,6 @@ ROOT = Path(__file__).resolve().parent.parent
 IO_TIMEOUT = 5.0
 START_TIMEOUT = 20.0
 
-pytestmark = pytest.mark.skipif(
-    not list((ROOT / "src" / "pronghorn").glob("_core*.so")),
-    reason="the C extension is not built (make build)",
-)
-
 # Small limits so that the limit tests send little data.
 LIMIT_FLAGS = [
     "--max-body-size", "1000", "--max-request-line", "1024", "--max-head-size", "4096",
@@ -61,9 +56,10 @@ class ServerProcess:
     def _wait_listening(self) -> int:
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
-            found = re.search(r"Listening on http://127\.0\.0\.1:(\d+)", self.log())
+            found = re.search(r"Listening on http://(\S+):(\d+)", self.log())
             if found:
-                return int(found.group(1))
+                self.host = found.group(1).strip("[]")
+                return int(found.group(2))
             if self.proc.poll() is not None:
                 break
             time.sleep(0.05)
@@ -108,8 +104,8 @@ class Resp:
 class Conn:
     """A raw HTTP/1.1 client connection with a receive buffer (for pipelining)."""
 
-    def __init__(self, port: int, timeout: float = IO_TIMEOUT) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    def __init__(self, port: int, timeout: float = IO_TIMEOUT, host: str = "127.0.0.1") -> None:
+        self.sock = socket.create_connection((host, port), timeout=timeout)
         self.buf = b""
 
     def __enter__(self) -> Conn:
@@ -221,8 +217,8 @@ def new_server(tmp_path):
     """Start dedicated servers (for tests that stop or kill them)."""
     started: list[ServerProcess] = []
 
-    def start(*args: str) -> ServerProcess:
-        proc = ServerProcess(tmp_path, *args)
+    def start(*args: str, app: str = "tests.apps.basic:app") -> ServerProcess:
+        proc = ServerProcess(tmp_path, *args, app=app)
         started.append(proc)
         return proc
 
@@ -488,13 +484,14 @@ def test_graceful_shutdown_finishes_in_flight_request(new_server, loop):
 def test_graceful_timeout_bounds_shutdown(new_server):
     srv = new_server("--graceful-timeout", "0.2")
     with Conn(srv.port) as conn:
-        conn.send(http_request("GET", "/slow"))
+        conn.send(http_request("GET", "/sleep/30"))
         time.sleep(0.2)
         start = time.monotonic()
         srv.signal(signal.SIGTERM)
         assert srv.wait() == 0
-        assert time.monotonic() - start < 0.9  # did not wait for the 1 s handler
-        assert conn.closed_within(IO_TIMEOUT)
+        assert time.monotonic() - start < 5.0  # did not wait for the 30 s handler
+        with pytest.raises(EOFError):
+            conn.read_response()
 
 
 def test_idle_keep_alive_connection_closed_on_shutdown(new_server):
@@ -508,16 +505,42 @@ def test_idle_keep_alive_connection_closed_on_shutdown(new_server):
         assert time.monotonic() - start < 2.0
 
 
-def test_port_in_use_fails_fast(new_server, tmp_path):
-    srv = new_server()
+def _run_to_exit(*args: str) -> subprocess.CompletedProcess:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), str(ROOT)])
+    return subprocess.run([sys.executable, "-m", "pronghorn", "run", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=30)
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_startup_failure_exits_3(workers):
+    proc = _run_to_exit("tests.apps.failing_startup:app", "--port", "0", "--workers", workers)
+    assert proc.returncode == 3, proc.stderr
+    assert "Application startup failed" in proc.stderr
+    assert "database unreachable" in proc.stderr
+
+
+def test_factory(new_server):
+    srv = new_server("--factory", app="tests.apps.basic:create_app")
+    assert get(srv.port).body == b"Hello, world!"
+
+
+def test_ipv6_loopback(new_server):
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        pytest.skip("no IPv6 loopback here")
+    srv = new_server("--host", "::1")
+    assert srv.host == "::1"
+    with Conn(srv.port, host="::1") as conn:
+        assert conn.request("GET", "/").body == b"Hello, world!"
+
+
+def test_port_in_use_fails_fast(new_server):
+    srv = new_server()
     for workers in ("1", "2"):
-        proc = subprocess.run(
-            [sys.executable, "-m", "pronghorn", "run", "tests.apps.basic:app",
-             "--port", str(srv.port), "--workers", workers],
-            cwd=ROOT, env=env, capture_output=True, text=True, timeout=20,
-        )
+        proc = _run_to_exit("tests.apps.basic:app", "--port", str(srv.port), "--workers", workers)
         assert proc.returncode == 1
         assert "Address already in use" in proc.stderr
 

@@ -27,6 +27,7 @@ import traceback
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
+from pronghorn._core import ClientDisconnect
 from pronghorn.responses import JSONResponse, PlainTextResponse, Response, json_response
 
 __all__ = ["Pronghorn"]
@@ -226,6 +227,11 @@ class Pronghorn:
             return self._error_response(exc, request)
 
     def _error_response(self, exc: BaseException, request: Any) -> Response:
+        if isinstance(exc, ClientDisconnect):
+            # The engine has answered already (e.g. 413) or the peer is gone:
+            # this response is never sent.
+            logger.debug("Client disconnected during %s %s", request.method, request.path)
+            return PlainTextResponse("Client Disconnected", 400)
         logger.error(
             "Exception in handler for %s %s", getattr(request, "method", "?"),
             getattr(request, "path", "?"), exc_info=exc,

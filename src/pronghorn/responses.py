@@ -97,10 +97,17 @@ class Response:
 
     media_type: ClassVar[str | None] = None
     charset: ClassVar[str] = "utf-8"
+    # The content-type pair for the class's own media_type (set per subclass).
+    _default_content_type: ClassVar[tuple[bytes, bytes] | None] = None
 
     status_code: int
     body: bytes
     raw_headers: list[tuple[bytes, bytes]]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._default_content_type = (
+            None if cls.media_type is None else _content_type(cls.media_type, cls.charset))
 
     def __init__(
         self,
@@ -109,25 +116,30 @@ class Response:
         headers: HeadersArg = None,
         media_type: str | None = None,
     ) -> None:
-        if type(status_code) is not int or not 100 <= status_code <= 999:
+        if status_code.__class__ is not int or not 100 <= status_code <= 999:
             raise ValueError(f"invalid status code: {status_code!r}")
         self.status_code = status_code
         self.body = self.render(content)
+        if headers is None and media_type is None:  # the common case
+            content_type = self._default_content_type
+            self.raw_headers = [] if content_type is None else [content_type]
+            return
         raw = _encode_headers(headers)
-        if media_type is None:
-            media_type = self.media_type
-        if media_type is not None and not any(name == b"content-type" for name, _ in raw):
-            raw.append(_content_type(media_type, self.charset))
+        if not any(name == b"content-type" for name, _ in raw):
+            if media_type is not None:
+                raw.append(_content_type(media_type, self.charset))
+            elif self._default_content_type is not None:
+                raw.append(self._default_content_type)
         self.raw_headers = raw
 
     def render(self, content: Any) -> bytes:
-        if content is None:
-            return b""
-        if isinstance(content, bytes):
+        if content.__class__ is bytes:
             return content
         if isinstance(content, str):
             return content.encode(self.charset)
-        if isinstance(content, (bytearray, memoryview)):
+        if content is None:
+            return b""
+        if isinstance(content, (bytes, bytearray, memoryview)):
             return bytes(content)
         raise TypeError(
             f"{type(self).__name__} content must be bytes or str, not {type(content).__name__}"

@@ -53,6 +53,12 @@ async def slow():
     return PlainTextResponse("slow done")
 
 
+@app.get("/sleep/{seconds}")
+async def sleep(seconds: str):
+    await asyncio.sleep(float(seconds))
+    return PlainTextResponse("slept")
+
+
 @app.get("/boom")
 def boom():
     raise RuntimeError("boom")

@@ -570,11 +570,14 @@ def _collect_pids(port: int, want, seconds: float = 15.0) -> set[int]:
 
 
 def _gone(pid: int, seconds: float) -> bool:
+    """True once ``pid`` has exited (a zombie left to an init that does not reap counts)."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+            with open(f"/proc/{pid}/stat") as stat:
+                if stat.read().rpartition(")")[2].split()[0] == "Z":
+                    return True
+        except FileNotFoundError:
             return True
         time.sleep(0.05)
     return False
@@ -610,3 +613,13 @@ def test_workers_rolling_restart_on_sighup(new_server):
     assert "Rolling restart complete" in srv.log()
     srv.signal(signal.SIGTERM)
     assert srv.wait(timeout=40) == 0
+
+
+def test_workers_exit_when_master_is_killed(new_server):
+    srv = new_server("--workers", "2")
+    pids = _collect_pids(srv.port, lambda seen: len(seen) >= 2)
+    assert len(pids) == 2
+    os.kill(srv.proc.pid, signal.SIGKILL)
+    assert srv.wait() == -signal.SIGKILL
+    for pid in pids:
+        assert _gone(pid, 10.0), f"worker {pid} outlived its master"

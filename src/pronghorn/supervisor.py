@@ -167,7 +167,8 @@ class Supervisor:
                 worker.close_pipe()
             code = server.run(self.config, ready_fd=ready_fd, supervised=True)
         except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else server.EXIT_ERROR
+            code = exc.code if isinstance(exc.code, int) else (
+                server.EXIT_OK if exc.code is None else server.EXIT_ERROR)
         except BaseException:
             traceback.print_exc()
         finally:

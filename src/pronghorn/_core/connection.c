@@ -3,8 +3,8 @@
  *
  * Owns: the socket side of a pn_conn_t (read, write, backpressure), calling
  * the app handler for each request the engine reports, driving `async def`
- * handlers eagerly (PyIter_Send; only a coroutine that really suspends is
- * handed to the event loop as a Task), and turning the handler's response
+ * handlers through a HandlerTask (task.c: stepped eagerly; only a coroutine
+ * that really waits involves the event loop), and turning the handler's response
  * object into calls to the engine's one response writer.
  *
  * Invariants: a connection runs at most one handler at a time (in_handler);
@@ -46,6 +46,7 @@ PnConnObject *pn_conn_new(PnServerObject *srv, int fd)
     c->body_waiter = NULL;
     c->serial = 0;
     c->in_handler = 0;
+    c->dispatching = 0;
     c->started = 0;
     PyObject_GC_Track(c);
     return c;
@@ -287,7 +288,10 @@ void pn_conn_handler_done(PnConnObject *c, PyObject *response)
     }
     PyObject *req = c->request;
     c->request = NULL;
-    Py_CLEAR(c->pending);
+    if (c->pending != NULL) {
+        pn_task_disown((PnTaskObject *)c->pending);
+        Py_CLEAR(c->pending);
+    }
     c->in_handler = 0;
     srv->active--;
     c->served++;
@@ -303,106 +307,34 @@ void pn_conn_handler_done(PnConnObject *c, PyObject *response)
 
 /* ---- driving handlers ---- */
 
-/* Called by the Task that finished a suspended handler. */
-typedef struct {
-    PyObject_HEAD
-    PnConnObject *conn;
-    unsigned long serial;
-} PnWakerObject;
-
-static PyObject *waker_call(PnWakerObject *w, PyObject *args, PyObject *kw)
+/* The HandlerTask of the current request finished. */
+static void on_task_done(PyObject *owner, PnTaskObject *task)
 {
-    PyObject *task;
-    if (!PyArg_ParseTuple(args, "O", &task)) {
-        return NULL;
+    PnConnObject *c = (PnConnObject *)owner;
+    if ((PyObject *)task != c->pending || !c->in_handler) {
+        return;
     }
-    PnConnObject *c = w->conn;
-    if (c == NULL || c->serial != w->serial || !c->in_handler) {
-        Py_RETURN_NONE;
-    }
-    pn_state_t *st = c->server->st;
     Py_INCREF(c);
-    PyObject *res = PyObject_CallMethodNoArgs(task, st->str_result);
+    PyObject *res = pn_task_outcome(task);
     pn_conn_handler_done(c, res);
     Py_XDECREF(res);
-    Py_CLEAR(w->conn);
-    if (!c->closed) {
+    if (!c->dispatching && !c->closed) {
         pn_conn_flush(c);
         pn_conn_process(c);
     }
     Py_DECREF(c);
-    Py_RETURN_NONE;
 }
 
-static int waker_traverse(PnWakerObject *w, visitproc visit, void *arg)
+static PyObject *running_loop(PnServerObject *srv)
 {
-    Py_VISIT(Py_TYPE(w));
-    Py_VISIT(w->conn);
-    return 0;
-}
-
-static int waker_clear(PnWakerObject *w)
-{
-    Py_CLEAR(w->conn);
-    return 0;
-}
-
-static void waker_dealloc(PnWakerObject *w)
-{
-    PyTypeObject *tp = Py_TYPE(w);
-    PyObject_GC_UnTrack(w);
-    waker_clear(w);
-    tp->tp_free(w);
-    Py_DECREF(tp);
-}
-
-static PyType_Slot waker_slots[] = {
-    {Py_tp_call, waker_call},
-    {Py_tp_dealloc, waker_dealloc},
-    {Py_tp_traverse, waker_traverse},
-    {Py_tp_clear, waker_clear},
-    {0, NULL},
-};
-
-PyType_Spec PnWaker_spec = {
-    .name = "pronghorn._core._Waker",
-    .basicsize = sizeof(PnWakerObject),
-    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE |
-             Py_TPFLAGS_DISALLOW_INSTANTIATION,
-    .slots = waker_slots,
-};
-
-/* The handler's coroutine suspended: let a Task finish it (same context). */
-static int hand_to_loop(PnConnObject *c, PyObject *coro, PyObject *yielded, PyObject *ctx)
-{
-    PnServerObject *srv = c->server;
-    pn_state_t *st = srv->st;
-    PyObject *loop = srv->loop ? Py_NewRef(srv->loop) : PyObject_CallNoArgs(st->get_running_loop);
+    if (srv->loop != NULL) {
+        return Py_NewRef(srv->loop);
+    }
+    PyObject *loop = PyObject_CallNoArgs(srv->st->get_running_loop);
     if (loop == NULL) {
-        return -1;
+        PyErr_Clear(); /* no loop: a handler that never waits still works */
     }
-    PyObject *task = PyObject_CallFunctionObjArgs(st->resume_func, coro, yielded, ctx, loop, NULL);
-    Py_DECREF(loop);
-    if (task == NULL) {
-        return -1;
-    }
-    PnWakerObject *w = PyObject_GC_New(PnWakerObject, st->WakerType);
-    if (w == NULL) {
-        Py_DECREF(task);
-        return -1;
-    }
-    w->conn = (PnConnObject *)Py_NewRef(c);
-    w->serial = c->serial;
-    PyObject_GC_Track(w);
-    PyObject *r = PyObject_CallMethodOneArg(task, st->str_add_done_callback, (PyObject *)w);
-    Py_DECREF(w);
-    if (r == NULL) {
-        Py_DECREF(task);
-        return -1;
-    }
-    Py_DECREF(r);
-    c->pending = task;
-    return 0;
+    return loop;
 }
 
 /* Run the handler for a new request. Returns when it finished or suspended. */
@@ -427,27 +359,24 @@ static void dispatch(PnConnObject *c, const pn_event_t *ev)
         return;
     }
     PyObject *res = PyObject_CallOneArg(srv->handler, req);
-    if (res != NULL && Py_TYPE(res)->tp_as_async != NULL &&
-        Py_TYPE(res)->tp_as_async->am_send != NULL) {
-        PyObject *val = NULL;
-        PySendResult sr = PyIter_Send(res, Py_None, &val);
-        if (sr == PYGEN_RETURN) {
-            Py_SETREF(res, val);
-        } else if (sr == PYGEN_NEXT) {
-            int h = hand_to_loop(c, res, val, ctx);
-            Py_DECREF(val);
-            Py_DECREF(res);
-            PyContext_Exit(ctx);
-            Py_DECREF(ctx);
-            if (h < 0) {
-                pn_conn_handler_done(c, NULL);
-            }
-            return;
-        } else {
-            Py_CLEAR(res);
-        }
-    }
     PyContext_Exit(ctx);
+    PyTypeObject *tp = res ? Py_TYPE(res) : NULL;
+    if (tp != NULL && tp->tp_as_async != NULL && tp->tp_as_async->am_send != NULL) {
+        PyObject *loop = running_loop(srv);
+        PnTaskObject *task = pn_task_new(srv->st, loop, res, ctx, (PyObject *)c, on_task_done);
+        Py_XDECREF(loop);
+        Py_DECREF(res);
+        Py_DECREF(ctx);
+        if (task == NULL) {
+            pn_conn_handler_done(c, NULL);
+            return;
+        }
+        c->pending = (PyObject *)task;
+        c->dispatching = 1;
+        pn_task_start(task); /* completes the request through on_task_done if it never waits */
+        c->dispatching = 0;
+        return;
+    }
     Py_DECREF(ctx);
     pn_conn_handler_done(c, res);
     Py_XDECREF(res);

@@ -163,7 +163,7 @@ static int core_exec(PyObject *mod)
     if (add_type(mod, &PnServer_spec, NULL, &st->ServerType) < 0 ||
         add_type(mod, &PnConn_spec, NULL, &st->ConnType) < 0 ||
         add_type(mod, &PnRequest_spec, NULL, &st->RequestType) < 0 ||
-        add_type(mod, &PnWaker_spec, NULL, &st->WakerType) < 0) {
+        add_type(mod, &PnTask_spec, NULL, &st->TaskType) < 0) {
         return -1;
     }
     st->ClientDisconnect = PyErr_NewExceptionWithDoc(
@@ -192,6 +192,9 @@ static int core_exec(PyObject *mod)
     INTERN(str_result, "result");
     INTERN(str_error, "error");
     INTERN(str_exc_info, "exc_info");
+    INTERN(str_call_soon, "call_soon");
+    INTERN(str_throw, "throw");
+    INTERN(str_asyncio_future_blocking, "_asyncio_future_blocking");
     PyObject *asyncio = PyImport_ImportModule("asyncio");
     if (asyncio == NULL) {
         return -1;
@@ -201,13 +204,24 @@ static int core_exec(PyObject *mod)
     if (st->get_running_loop == NULL) {
         return -1;
     }
-    PyObject *resume = PyImport_ImportModule("pronghorn._resume");
-    if (resume == NULL) {
+    PyObject *aio = PyImport_ImportModule("asyncio");
+    if (aio == NULL) {
         return -1;
     }
-    st->resume_func = PyObject_GetAttrString(resume, "resume");
-    Py_DECREF(resume);
-    if (st->resume_func == NULL) {
+    PyObject *aio_tasks = PyImport_ImportModule("asyncio.tasks");
+    if (aio_tasks == NULL) {
+        Py_DECREF(aio);
+        return -1;
+    }
+    st->CancelledError = PyObject_GetAttrString(aio, "CancelledError");
+    st->InvalidStateError = PyObject_GetAttrString(aio, "InvalidStateError");
+    st->enter_task = PyObject_GetAttrString(aio_tasks, "_enter_task");
+    st->leave_task = PyObject_GetAttrString(aio_tasks, "_leave_task");
+    st->current_task = PyObject_GetAttrString(aio_tasks, "current_task");
+    Py_DECREF(aio);
+    Py_DECREF(aio_tasks);
+    if (st->CancelledError == NULL || st->InvalidStateError == NULL || st->enter_task == NULL ||
+        st->leave_task == NULL || st->current_task == NULL) {
         return -1;
     }
     if (PyModule_AddIntConstant(mod, "BODY_NONE", PN_BODY_NONE) < 0 ||
@@ -227,11 +241,15 @@ static int core_traverse(PyObject *mod, visitproc visit, void *arg)
     Py_VISIT(st->ServerType);
     Py_VISIT(st->ConnType);
     Py_VISIT(st->RequestType);
-    Py_VISIT(st->WakerType);
+    Py_VISIT(st->TaskType);
+    Py_VISIT(st->CancelledError);
+    Py_VISIT(st->InvalidStateError);
+    Py_VISIT(st->enter_task);
+    Py_VISIT(st->leave_task);
+    Py_VISIT(st->current_task);
     Py_VISIT(st->ClientDisconnect);
     Py_VISIT(st->ProtocolError);
     Py_VISIT(st->get_running_loop);
-    Py_VISIT(st->resume_func);
     return 0;
 }
 
@@ -241,7 +259,15 @@ static int core_clear(PyObject *mod)
     Py_CLEAR(st->ServerType);
     Py_CLEAR(st->ConnType);
     Py_CLEAR(st->RequestType);
-    Py_CLEAR(st->WakerType);
+    Py_CLEAR(st->TaskType);
+    Py_CLEAR(st->CancelledError);
+    Py_CLEAR(st->InvalidStateError);
+    Py_CLEAR(st->enter_task);
+    Py_CLEAR(st->leave_task);
+    Py_CLEAR(st->current_task);
+    Py_CLEAR(st->str_call_soon);
+    Py_CLEAR(st->str_throw);
+    Py_CLEAR(st->str_asyncio_future_blocking);
     Py_CLEAR(st->ClientDisconnect);
     Py_CLEAR(st->ProtocolError);
     Py_CLEAR(st->str_status_code);
@@ -260,7 +286,6 @@ static int core_clear(PyObject *mod)
     Py_CLEAR(st->str_error);
     Py_CLEAR(st->str_exc_info);
     Py_CLEAR(st->get_running_loop);
-    Py_CLEAR(st->resume_func);
     return 0;
 }
 

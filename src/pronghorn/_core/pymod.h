@@ -20,16 +20,19 @@ typedef struct {
     PyTypeObject *ServerType;
     PyTypeObject *ConnType;
     PyTypeObject *RequestType;
-    PyTypeObject *WakerType;
+    PyTypeObject *TaskType;
     PyObject *ClientDisconnect; /* OSError subclass: the peer went away */
     PyObject *ProtocolError;    /* ValueError subclass: malformed request body */
+    PyObject *CancelledError;   /* asyncio.CancelledError */
+    PyObject *InvalidStateError;/* asyncio.InvalidStateError */
+    PyObject *enter_task, *leave_task, *current_task; /* from asyncio.tasks */
     /* interned attribute names */
     PyObject *str_status_code, *str_body, *str_raw_headers;
     PyObject *str_add_reader, *str_remove_reader, *str_call_later, *str_create_future;
     PyObject *str_set_result, *str_set_exception, *str_done, *str_cancel;
     PyObject *str_add_done_callback, *str_result, *str_error, *str_exc_info;
+    PyObject *str_call_soon, *str_throw, *str_asyncio_future_blocking;
     PyObject *get_running_loop; /* asyncio.get_running_loop */
-    PyObject *resume_func;   /* pronghorn._resume.resume(coro, yielded, context, loop) */
 } pn_state_t;
 
 pn_state_t *pn_state_from_type(PyTypeObject *tp);
@@ -54,7 +57,8 @@ typedef struct PnConnObject {
     struct sockaddr_storage peer;
     socklen_t peer_len;
     PyObject *request;        /* current request (strong) or NULL */
-    PyObject *pending;        /* the Task running the current handler, or NULL */
+    PyObject *pending;        /* the HandlerTask running the current handler, or NULL */
+    int dispatching;          /* inside dispatch(): completion must not re-enter process() */
     PyObject *body_waiter;    /* future awaited by request._read(), or NULL */
     unsigned long serial;     /* request counter, to detect stale Request objects */
     int in_handler;           /* a handler for the current request has not finished */
@@ -100,7 +104,21 @@ int pn_conn_flush(PnConnObject *c);
 void pn_conn_wake_waiter(PnConnObject *c, PyObject *exc_type);
 void pn_conn_handler_done(PnConnObject *c, PyObject *response);
 extern PyType_Spec PnConn_spec;
-extern PyType_Spec PnWaker_spec;
+
+/* task.c */
+typedef struct PnTaskObject PnTaskObject;
+/* Called once when the task finishes (not if disowned); owner is borrowed. */
+typedef void (*pn_task_done_fn)(PyObject *owner, PnTaskObject *task);
+extern PyType_Spec PnTask_spec;
+/* A task for coro, stepped in context; loop may be NULL (no waiting possible). */
+PnTaskObject *pn_task_new(pn_state_t *st, PyObject *loop, PyObject *coro, PyObject *context,
+                          PyObject *owner, pn_task_done_fn on_done);
+/* Run the first step now. */
+void pn_task_start(PnTaskObject *t);
+int pn_task_done(PnTaskObject *t);
+/* New reference to the result, or NULL with the task's exception set. */
+PyObject *pn_task_outcome(PnTaskObject *t);
+void pn_task_disown(PnTaskObject *t);
 
 /* server.c */
 extern PyType_Spec PnServer_spec;

@@ -135,6 +135,12 @@ static PyMethodDef core_methods[] = {
      "parse one request head with the server's parser (tests)"},
     {"decode_chunked", (PyCFunction)(void (*)(void))decode_chunked, METH_VARARGS | METH_KEYWORDS,
      "decode a chunked body with the server's decoder (tests)"},
+    {"parse_query", (PyCFunction)(void (*)(void))pn_py_parse_query, METH_VARARGS | METH_KEYWORDS,
+     "parse_query(data, *, max_fields=1000) -> [(name, value)] (urlencoded, '+' is space)"},
+    {"unquote", (PyCFunction)(void (*)(void))pn_py_unquote, METH_VARARGS | METH_KEYWORDS,
+     "unquote(data, *, plus=False) -> str (percent-decoding, UTF-8 with replacement)"},
+    {"parse_cookies", (PyCFunction)(void (*)(void))pn_py_parse_cookies,
+     METH_VARARGS | METH_KEYWORDS, "parse_cookies(data, *, max_cookies=200) -> {name: value}"},
     {NULL},
 };
 

@@ -120,6 +120,11 @@ int pn_task_done(PnTaskObject *t);
 PyObject *pn_task_outcome(PnTaskObject *t);
 void pn_task_disown(PnTaskObject *t);
 
+/* urlparse.c */
+PyObject *pn_py_parse_query(PyObject *mod, PyObject *args, PyObject *kw);
+PyObject *pn_py_unquote(PyObject *mod, PyObject *args, PyObject *kw);
+PyObject *pn_py_parse_cookies(PyObject *mod, PyObject *args, PyObject *kw);
+
 /* server.c */
 extern PyType_Spec PnServer_spec;
 double pn_monotonic(void);

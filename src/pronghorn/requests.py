@@ -15,7 +15,7 @@ ClientDisconnect = _core.ClientDisconnect
 
 class Request(_core.Request):
     """An HTTP request. ``method``, ``path``, ``raw_path``, ``query_string``,
-    ``http_version``, ``headers`` (list of lowercased ``(name, value)`` bytes
+    ``http_version``, ``raw_headers`` (list of lowercased ``(name, value)`` bytes
     pairs), ``client``, ``server``, ``scheme`` and ``path_params`` come from C."""
 
     async def stream(self) -> AsyncIterator[bytes]:

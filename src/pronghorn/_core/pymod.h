@@ -69,6 +69,7 @@ struct PnServerObject {
     PyObject_HEAD
     pn_state_t *st;
     PyObject *handler;
+    PyObject *app;            /* exposed as request.app, or NULL */
     PyObject *request_class;
     PyObject *access_log;     /* callable or NULL */
     PyObject *logger;         /* logging.Logger for errors */

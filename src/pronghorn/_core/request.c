@@ -250,6 +250,14 @@ static PyObject *get_server(PnRequestObject *r, void *closure)
     return Py_NewRef(r->server);
 }
 
+static PyObject *get_app(PnRequestObject *r, void *closure)
+{
+    if (r->conn == NULL || r->conn->server->app == NULL) {
+        Py_RETURN_NONE;
+    }
+    return Py_NewRef(r->conn->server->app);
+}
+
 static PyObject *get_scheme(PnRequestObject *r, void *closure)
 {
     return PyUnicode_FromString("http");
@@ -402,7 +410,8 @@ static PyGetSetDef req_getset[] = {
     {"query_string", (getter)get_query, NULL, "query bytes after '?' (raw)", NULL},
     {"target", (getter)get_target, NULL, "the request-target as received", NULL},
     {"http_version", (getter)get_version, NULL, "'1.0' or '1.1'", NULL},
-    {"headers", (getter)get_headers, NULL, "list of (lowercased name, value) bytes pairs", NULL},
+    {"raw_headers", (getter)get_headers, NULL, "list of (lowercased name, value) bytes pairs", NULL},
+    {"app", (getter)get_app, NULL, "the application the server serves", NULL},
     {"client", (getter)get_client, NULL, "(host, port) of the peer", NULL},
     {"server", (getter)get_server, NULL, "(host, port) of the local socket", NULL},
     {"scheme", (getter)get_scheme, NULL, "'http'", NULL},

@@ -271,15 +271,15 @@ static int server_init(PnServerObject *srv, PyObject *args, PyObject *kw)
 {
     static char *kwlist[] = {"handler", "max_request_line", "max_head", "max_headers",
                              "max_body", "header_timeout", "keep_alive_timeout", "access_log",
-                             "request_class", NULL};
-    PyObject *handler, *access_log = Py_None, *request_class = Py_None;
+                             "request_class", "app", NULL};
+    PyObject *handler, *access_log = Py_None, *request_class = Py_None, *app = Py_None;
     Py_ssize_t max_line = PN_HTTP1_DEFAULT_MAX_REQUEST_LINE, max_head = PN_HTTP1_DEFAULT_MAX_HEAD;
     Py_ssize_t max_headers = PN_HTTP1_DEFAULT_MAX_HEADERS;
     unsigned long long max_body = PN_HTTP1_DEFAULT_MAX_BODY;
     double header_timeout = 10.0, keep_alive_timeout = 5.0;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|$nnnKddOO", kwlist, &handler, &max_line,
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|$nnnKddOOO", kwlist, &handler, &max_line,
                                      &max_head, &max_headers, &max_body, &header_timeout,
-                                     &keep_alive_timeout, &access_log, &request_class)) {
+                                     &keep_alive_timeout, &access_log, &request_class, &app)) {
         return -1;
     }
     if (srv->handler != NULL) {
@@ -319,6 +319,7 @@ static int server_init(PnServerObject *srv, PyObject *args, PyObject *kw)
     }
     srv->request_class = request_class;
     srv->handler = Py_NewRef(handler);
+    srv->app = app == Py_None ? NULL : Py_NewRef(app);
     srv->access_log = access_log == Py_None ? NULL : Py_NewRef(access_log);
     PyObject *logging = PyImport_ImportModule("logging");
     if (logging == NULL) {
@@ -531,6 +532,7 @@ static int server_traverse(PnServerObject *srv, visitproc visit, void *arg)
 {
     Py_VISIT(Py_TYPE(srv));
     Py_VISIT(srv->handler);
+    Py_VISIT(srv->app);
     Py_VISIT(srv->request_class);
     Py_VISIT(srv->access_log);
     Py_VISIT(srv->logger);
@@ -547,6 +549,7 @@ static int server_traverse(PnServerObject *srv, visitproc visit, void *arg)
 static int server_clear(PnServerObject *srv)
 {
     Py_CLEAR(srv->handler);
+    Py_CLEAR(srv->app);
     Py_CLEAR(srv->request_class);
     Py_CLEAR(srv->access_log);
     Py_CLEAR(srv->logger);
@@ -617,7 +620,7 @@ static PyGetSetDef server_getset[] = {
 
 static PyType_Slot server_slots[] = {
     {Py_tp_doc, "Server(handler, *, max_request_line, max_head, max_headers, max_body, "
-                "header_timeout, keep_alive_timeout, access_log, request_class)"},
+                "header_timeout, keep_alive_timeout, access_log, request_class, app)"},
     {Py_tp_new, server_new},
     {Py_tp_init, server_init},
     {Py_tp_dealloc, server_dealloc},

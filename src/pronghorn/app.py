@@ -28,6 +28,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 from pronghorn._core import ClientDisconnect
+from pronghorn.exceptions import HTTPException, http_exception_response
 from pronghorn.responses import JSONResponse, PlainTextResponse, Response, json_response
 
 __all__ = ["Pronghorn"]
@@ -227,6 +228,8 @@ class Pronghorn:
             return self._error_response(exc, request)
 
     def _error_response(self, exc: BaseException, request: Any) -> Response:
+        if isinstance(exc, HTTPException):
+            return http_exception_response(exc)
         if isinstance(exc, ClientDisconnect):
             # The engine has answered already (e.g. 413) or the peer is gone:
             # this response is never sent.
@@ -236,6 +239,8 @@ class Pronghorn:
             "Exception in handler for %s %s", getattr(request, "method", "?"),
             getattr(request, "path", "?"), exc_info=exc,
         )
+        # Kept on the request so that TestClient(raise_server_exceptions=True) can re-raise it.
+        request.__dict__["_server_exception"] = exc
         if self.debug:
             text = "".join(traceback.format_exception(exc))
             return PlainTextResponse(text, 500)

@@ -1,0 +1,56 @@
+"""Exceptions a handler raises to answer with an HTTP error.
+
+Owns: ``HTTPException`` (FastAPI semantics: ``detail`` is any JSON-encodable
+value and defaults to the status phrase; the answer is ``{"detail": ...}``)
+and ``http_exception_response``, the one place that turns it into a
+response. The app calls it when a handler raises; nothing else should.
+
+Must not know about: the engine or routing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from http import HTTPStatus
+from typing import Any
+
+from pronghorn.responses import JSONResponse, Response
+
+__all__ = ["HTTPException", "http_exception_response"]
+
+
+def _phrase(status_code: int) -> str:
+    try:
+        return HTTPStatus(status_code).phrase
+    except ValueError:
+        return ""
+
+
+class HTTPException(Exception):
+    """Raise to stop handling and answer ``status_code`` with ``{"detail": detail}``.
+
+    >>> raise HTTPException(404, "Item not found", headers={"x-error": "missing"})
+    """
+
+    def __init__(self, status_code: int, detail: Any = None,
+                 headers: Mapping[str, str] | None = None) -> None:
+        if detail is None:
+            detail = _phrase(status_code)
+        super().__init__(status_code, detail)
+        self.status_code = status_code
+        self.detail = detail
+        self.headers = headers
+
+    def __str__(self) -> str:
+        return f"{self.status_code}: {self.detail}"
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(status_code={self.status_code!r}, detail={self.detail!r})"
+
+
+def http_exception_response(exc: HTTPException) -> Response:
+    """The response for ``exc``: JSON ``{"detail": ...}``, or no body when the status has none."""
+    status = exc.status_code
+    if status < 200 or status in (204, 304):
+        return Response(b"", status, exc.headers)
+    return JSONResponse({"detail": exc.detail}, status, exc.headers)

@@ -2,24 +2,135 @@
 
 The data lives in the C type ``pronghorn._core.Request`` (the raw head plus
 offsets, turned into Python objects only when touched). This subclass adds
-the async body API on top of its one primitive, ``_read()``.
+the Starlette-shaped API on top: ``headers``, ``query_params``, ``cookies``,
+``url``, ``client``, ``state`` and the async body API built on the one body
+primitive, ``_read()``.
+
+Invariants: nothing here runs unless a handler touches it; each derived
+value is computed once and cached in the instance ``__dict__``
+(``functools.cached_property``). Percent-decoding and Cookie parsing are the
+engine's (``_core.parse_query``, ``_core.parse_cookies``); the Host header
+was validated by the engine's parser (at most one, ``host[:port]``).
+
+Must not know about: routing, responses, sockets.
 """
 from __future__ import annotations
 
-from typing import AsyncIterator
+from functools import cached_property
+from typing import Any, AsyncIterator
 
-from . import _core
+import msgspec
+
+from pronghorn import _core
+from pronghorn.datastructures import URL, Address, Headers, QueryParams, State
+from pronghorn.exceptions import HTTPException
+
+__all__ = ["ClientDisconnect", "Request"]
 
 ClientDisconnect = _core.ClientDisconnect
 
+_json_decode = msgspec.json.decode
+# The engine's getset for the peer address, shadowed below by the Address-typed property.
+_engine_client = _core.Request.client
+
+_DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
+
 
 class Request(_core.Request):
-    """An HTTP request. ``method``, ``path``, ``raw_path``, ``query_string``,
-    ``http_version``, ``raw_headers`` (list of lowercased ``(name, value)`` bytes
-    pairs), ``client``, ``server``, ``scheme`` and ``path_params`` come from C."""
+    """An HTTP request. ``method``, ``path`` (percent-decoded), ``raw_path``,
+    ``query_string``, ``target``, ``http_version``, ``raw_headers`` (list of
+    lowercased ``(name, value)`` bytes pairs), ``server``, ``scheme``,
+    ``path_params`` and ``app`` come from C."""
+
+    # ---- head ----------------------------------------------------------------
+
+    @cached_property
+    def headers(self) -> Headers:
+        """Case-insensitive, read-only view of the header fields (latin-1 strings)."""
+        return Headers(raw=self.raw_headers)
+
+    @cached_property
+    def query_params(self) -> QueryParams:
+        """The query string as a multi-dict: ``+`` is a space, blank values kept.
+
+        More than 1000 fields is answered ``400 Bad Request``.
+        """
+        try:
+            return QueryParams._from_list(_core.parse_query(self.query_string))
+        except ValueError as exc:
+            raise HTTPException(400, f"Invalid query string: {exc}") from exc
+
+    @cached_property
+    def cookies(self) -> dict[str, str]:
+        """Cookies from the ``Cookie`` header(s), parsed leniently like browsers do.
+
+        Several Cookie fields are joined with ``"; "`` (RFC 9113 §8.2.3); at most
+        200 cookies are read, later ones are ignored. A later cookie of the same
+        name wins. Values are not percent-decoded.
+        """
+        values = [value for name, value in self.raw_headers if name == b"cookie"]
+        if not values:
+            return {}
+        return _core.parse_cookies(values[0] if len(values) == 1 else b"; ".join(values))
+
+    @cached_property
+    def client(self) -> Address | None:  # type: ignore[override]
+        """``Address(host, port)`` of the peer, or None when unknown."""
+        peer = _engine_client.__get__(self)
+        return None if peer is None else Address(*peer)
+
+    @cached_property
+    def url(self) -> URL:
+        """The full URL: scheme, Host (or the server address), raw path and query."""
+        url = f"{self.scheme}://{self._authority}{self.raw_path.decode('latin-1')}"
+        query = self.query_string
+        if query:
+            url = f"{url}?{query.decode('latin-1')}"
+        return URL(url)
+
+    @cached_property
+    def base_url(self) -> URL:
+        """The URL of the application root: ``scheme://host/``."""
+        return URL(f"{self.scheme}://{self._authority}/")
+
+    @cached_property
+    def _authority(self) -> str:
+        for name, value in self.raw_headers:
+            if name == b"host":
+                if value:
+                    return value.decode("latin-1")
+                break
+        server = self.server
+        if server is None:
+            return "localhost"
+        host, port = server
+        if ":" in host:
+            host = f"[{host}]"
+        if _DEFAULT_PORTS.get(self.scheme) == port:
+            return host
+        return f"{host}:{port}"
+
+    @cached_property
+    def state(self) -> State:
+        """Per-request attribute bag for your own data (``request.state.user = ...``)."""
+        return State()
+
+    # ---- body ----------------------------------------------------------------
 
     async def stream(self) -> AsyncIterator[bytes]:
-        """Yield the body in chunks as they arrive from the socket (never buffered whole)."""
+        """Yield the body in chunks as they arrive from the socket (never buffered whole).
+
+        After ``body()`` it yields the cached body; a second ``stream()`` raises
+        RuntimeError since the chunks are gone.
+        """
+        cached = self.__dict__.get("_body")
+        if cached is not None:
+            if cached:
+                yield cached
+            return
+        if self.__dict__.get("_stream_consumed"):
+            raise RuntimeError("the request body was already consumed by stream()")
+        self.__dict__["_stream_consumed"] = True
         read = self._read
         while True:
             chunk = read()
@@ -41,6 +152,16 @@ class Request(_core.Request):
         body = b"".join(parts)
         self.__dict__["_body"] = body
         return body
+
+    async def json(self) -> Any:
+        """The body decoded as JSON (msgspec); invalid JSON is answered 400."""
+        if "_json" not in self.__dict__:
+            body = await self.body()
+            try:
+                self.__dict__["_json"] = _json_decode(body)
+            except msgspec.DecodeError as exc:
+                raise HTTPException(400, f"Invalid JSON body: {exc}") from exc
+        return self.__dict__["_json"]
 
     async def is_disconnected(self) -> bool:
         return self._is_disconnected()

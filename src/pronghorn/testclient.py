@@ -1,0 +1,504 @@
+"""TestClient and AsyncTestClient: httpx clients whose transport is the real engine, in memory.
+
+Owns: turning an ``httpx.Request`` into HTTP/1.1 bytes, feeding them to a
+socket-less engine connection (``_core.Server.memory_connection``), reading
+the engine's response bytes back into an ``httpx.Response``, the app's
+lifespan around a ``with`` block, and re-raising a handler's exception in
+the test (``raise_server_exceptions``).
+
+Invariants: requests are parsed, routed and answered by the same C parser,
+engine and response writer as on a socket; nothing here interprets a
+request. One memory connection per request. An engine ``Server`` lives on
+exactly one event loop: for ``TestClient`` a loop in a background thread
+(so it works from sync tests and from inside a running loop), for
+``AsyncTestClient`` the caller's running loop. Outside a ``with`` block each
+request gets its own engine (and, for TestClient, its own loop thread), and
+no lifespan runs.
+
+Must not know about: routing or handler signatures (the app's job).
+httpx is needed only by this module (``pip install pronghorn[testclient]``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterable, Awaitable, Iterable, Iterator
+from typing import Any, TypeVar
+
+import httpx
+
+from pronghorn import _core
+from pronghorn.app import Pronghorn
+from pronghorn.datastructures import Address
+
+__all__ = ["AsyncTestClient", "TestClient"]
+
+T = TypeVar("T")
+
+_UNBOUNDED = 2**62  # no body limit when decoding the engine's chunked responses
+_ENGINE_ERRORS = (_core.ClientDisconnect, _core.ProtocolError)  # answered by the engine itself
+
+
+# ---- request bytes -------------------------------------------------------------------
+
+
+def _request_head(request: httpx.Request) -> bytes:
+    """Request line and header fields, as httpx prepared them (Host and framing included)."""
+    lines = [b"%s %s HTTP/1.1" % (request.method.encode("ascii"), request.url.raw_path)]
+    lines.extend(b"%s: %s" % pair for pair in request.headers.raw)
+    return b"\r\n".join(lines) + b"\r\n\r\n"
+
+
+def _is_chunked(request: httpx.Request) -> bool:
+    return request.headers.get("transfer-encoding", "").lower() == "chunked"
+
+
+def _frame(part: bytes, chunked: bool) -> bytes:
+    if not chunked:
+        return part
+    return b"%x\r\n%s\r\n" % (len(part), part)
+
+
+def _body_pieces(request: httpx.Request) -> Iterator[bytes]:
+    """The body as it goes on the wire (chunk-framed when httpx chose chunked)."""
+    chunked = _is_chunked(request)
+    for part in request.stream:  # type: ignore[union-attr]
+        if part:
+            yield _frame(part, chunked)
+    if chunked:
+        yield b"0\r\n\r\n"
+
+
+async def _abody_pieces(request: httpx.Request) -> list[bytes]:
+    chunked = _is_chunked(request)
+    stream = request.stream
+    pieces = []
+    if isinstance(stream, AsyncIterable):
+        async for part in stream:
+            if part:
+                pieces.append(_frame(part, chunked))
+    else:
+        pieces.extend(_frame(part, chunked) for part in stream if part)  # type: ignore[union-attr]
+    if chunked:
+        pieces.append(b"0\r\n\r\n")
+    return pieces
+
+
+# ---- response bytes ------------------------------------------------------------------
+
+
+class _ResponseReader:
+    """Reads one response from the engine's output: head, then the body by its framing."""
+
+    def __init__(self, method: str) -> None:
+        self.head_request = method == "HEAD"
+        self.buffer = b""
+        self.status = 0
+        self.reason = b""
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.body = b""
+        self.complete = False
+        self._framing: str | int | None = None  # "chunked", a length, or "close"
+
+    def feed(self, data: bytes) -> None:
+        self.buffer += data
+        while not self.complete:
+            if self._framing is None:
+                if not self._read_head():
+                    return
+            elif self._framing == "chunked":
+                body, _, done = _core.decode_chunked(self.buffer, max_body=_UNBOUNDED)
+                if done:
+                    self.body, self.complete = body, True
+                return
+            elif self._framing == "close":
+                return
+            else:
+                if len(self.buffer) >= self._framing:
+                    self.body, self.complete = self.buffer[:self._framing], True
+                return
+
+    def feed_eof(self) -> None:
+        if self.complete:
+            return
+        if self._framing == "close":
+            self.body, self.complete = self.buffer, True
+            return
+        raise httpx.RemoteProtocolError(
+            "the server closed the connection without a complete response "
+            f"(received {self.buffer[:200]!r})")
+
+    def _read_head(self) -> bool:
+        end = self.buffer.find(b"\r\n\r\n")
+        if end < 0:
+            return False
+        lines = self.buffer[:end].split(b"\r\n")
+        self.buffer = self.buffer[end + 4:]
+        version, _, rest = lines[0].partition(b" ")
+        code, _, self.reason = rest.partition(b" ")
+        self.status = int(code)
+        self.headers = [(name, value.strip()) for name, _, value in
+                        (line.partition(b":") for line in lines[1:])]
+        if 100 <= self.status < 200 and self.status != 101:  # interim (100 Continue)
+            return True
+        fields = {name.lower(): value for name, value in self.headers}
+        if self.head_request or self.status in (101, 204, 304):
+            self._framing = 0
+        elif fields.get(b"transfer-encoding", b"").lower().endswith(b"chunked"):
+            self._framing = "chunked"
+        elif b"content-length" in fields:
+            self._framing = int(fields[b"content-length"])
+        else:
+            self._framing = "close"
+        return True
+
+    def response(self, request: httpx.Request) -> httpx.Response:
+        return httpx.Response(
+            self.status, headers=self.headers, stream=httpx.ByteStream(self.body),
+            request=request,
+            extensions={"http_version": b"HTTP/1.1", "reason_phrase": self.reason})
+
+
+# ---- the engine ------------------------------------------------------------------------
+
+
+class _Exchange:
+    """One request/response on one memory connection, seen by the handler wrapper."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.request: Any = None
+        self.exception: BaseException | None = None
+        self.handled = loop.create_future()
+
+    def finish(self) -> None:
+        if not self.handled.done():
+            self.handled.set_result(None)
+
+    def server_exception(self) -> BaseException | None:
+        exc = self.exception
+        if exc is None and self.request is not None:
+            exc = self.request.__dict__.get("_server_exception")  # recorded by Pronghorn
+        return None if isinstance(exc, _ENGINE_ERRORS) else exc
+
+
+class _Engine:
+    """An engine Server serving ``app`` on the running loop, one memory connection per request."""
+
+    def __init__(self, app: Any, client: tuple[str, int]) -> None:
+        self.app = app
+        self.is_app = isinstance(app, Pronghorn)
+        self.handler = app._handle if self.is_app else app
+        self.client = Address(*client)
+        self.server = _core.Server(self._handle, app=app)
+        self.server.start(asyncio.get_running_loop())
+        self._dispatching: _Exchange | None = None
+
+    def close(self) -> None:
+        self.server.close_all()
+
+    async def startup(self) -> None:
+        if self.is_app:
+            await self.app.startup()
+
+    async def shutdown(self) -> None:
+        if self.is_app:
+            await self.app.shutdown()
+
+    def _handle(self, request: Any) -> Any:
+        exchange, self._dispatching = self._dispatching, None
+        if exchange is None:  # not one of ours (cannot happen with one request per connection)
+            return self.handler(request)
+        exchange.request = request
+        # memory_connection() keeps only IPv4 peers; the test client names itself "testclient".
+        request.__dict__["client"] = self.client
+        try:
+            result = self.handler(request)
+        except BaseException as exc:
+            exchange.exception = exc
+            exchange.finish()
+            raise
+        if hasattr(result, "__await__"):
+            return self._watch(result, exchange)
+        exchange.finish()
+        return result
+
+    async def _watch(self, handler: Awaitable[Any], exchange: _Exchange) -> Any:
+        try:
+            return await handler
+        except BaseException as exc:
+            exchange.exception = exc
+            raise
+        finally:
+            exchange.finish()
+
+    async def exchange(self, head: bytes, body: Iterable[bytes],
+                       method: str) -> tuple[_ResponseReader, BaseException | None]:
+        """Send one request; return its response and the handler's unhandled exception."""
+        exchange = _Exchange(asyncio.get_running_loop())
+        reader = _ResponseReader(method)
+        conn = self.server.memory_connection(client=tuple(self.client))
+        try:
+            self._dispatching = exchange
+            try:
+                conn.feed(head)  # the handler starts (and may finish) in here
+            finally:
+                self._dispatching = None
+            for piece in body:
+                await asyncio.sleep(0)  # let a handler that is reading the body run
+                conn.feed(piece)
+            while True:
+                reader.feed(conn.output())
+                if reader.complete:
+                    break
+                if conn.closed:
+                    reader.feed_eof()
+                    break
+                if exchange.request is not None and not exchange.handled.done():
+                    await exchange.handled
+                else:  # the response is still being written
+                    await asyncio.sleep(0.001)
+        finally:
+            conn.close()
+        return reader, exchange.server_exception()
+
+
+# ---- the portal: an event loop in a thread ---------------------------------------------
+
+
+class _LoopThread:
+    """An asyncio loop running in a daemon thread; ``call`` runs a coroutine there and waits."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._run, name="pronghorn-testclient",
+                                        daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        loop = self.loop
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_forever()
+            tasks = asyncio.all_tasks(loop)
+            for task in tasks:
+                task.cancel()
+            loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.run_until_complete(loop.shutdown_default_executor())
+        finally:
+            asyncio.set_event_loop(None)
+            loop.close()
+
+    def call(self, coro: Awaitable[T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result()  # type: ignore[arg-type]
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join()
+
+
+async def _make_engine(app: Any, client: tuple[str, int]) -> _Engine:
+    return _Engine(app, client)
+
+
+async def _close_engine(engine: _Engine, lifespan: bool) -> None:
+    try:
+        if lifespan:
+            await engine.shutdown()
+    finally:
+        engine.close()
+
+
+# ---- transports ------------------------------------------------------------------------
+
+
+def _raise_or_respond(reader: _ResponseReader, exc: BaseException | None,
+                      request: httpx.Request, raise_server_exceptions: bool) -> httpx.Response:
+    if exc is not None and raise_server_exceptions:
+        raise exc
+    return reader.response(request)
+
+
+class _EngineTransport(httpx.BaseTransport):
+    def __init__(self, app: Any, raise_server_exceptions: bool, client: tuple[str, int]) -> None:
+        self.app = app
+        self.raise_server_exceptions = raise_server_exceptions
+        self.client = client
+        self._portal: _LoopThread | None = None
+        self._engine: _Engine | None = None
+
+    def start(self) -> None:
+        """Start the loop thread and the engine and run the app's startup hooks."""
+        if self._portal is not None:
+            raise RuntimeError("this TestClient is already running its app (nested 'with')")
+        portal = _LoopThread()
+        try:
+            engine = portal.call(_make_engine(self.app, self.client))
+            try:
+                portal.call(engine.startup())
+            except BaseException:
+                portal.call(_close_engine(engine, lifespan=False))
+                raise
+        except BaseException:
+            portal.close()
+            raise
+        self._portal, self._engine = portal, engine
+
+    def stop(self) -> None:
+        """Run the shutdown hooks, close the engine and stop the loop thread."""
+        portal, engine = self._portal, self._engine
+        if portal is None or engine is None:
+            return
+        self._portal = self._engine = None
+        try:
+            portal.call(_close_engine(engine, lifespan=True))
+        finally:
+            portal.close()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        head, body = _request_head(request), list(_body_pieces(request))
+        if self._portal is not None and self._engine is not None:
+            reader, exc = self._portal.call(self._engine.exchange(head, body, request.method))
+        else:  # outside a `with` block: a loop and an engine for this request only
+            portal = _LoopThread()
+            try:
+                engine = portal.call(_make_engine(self.app, self.client))
+                try:
+                    reader, exc = portal.call(engine.exchange(head, body, request.method))
+                finally:
+                    portal.call(_close_engine(engine, lifespan=False))
+            finally:
+                portal.close()
+        return _raise_or_respond(reader, exc, request, self.raise_server_exceptions)
+
+    def close(self) -> None:
+        self.stop()
+
+
+class _AsyncEngineTransport(httpx.AsyncBaseTransport):
+    def __init__(self, app: Any, raise_server_exceptions: bool, client: tuple[str, int]) -> None:
+        self.app = app
+        self.raise_server_exceptions = raise_server_exceptions
+        self.client = client
+        self._engine: _Engine | None = None
+
+    async def start(self) -> None:
+        if self._engine is not None:
+            raise RuntimeError("this AsyncTestClient is already running its app (nested 'with')")
+        engine = _Engine(self.app, self.client)
+        try:
+            await engine.startup()
+        except BaseException:
+            engine.close()
+            raise
+        self._engine = engine
+
+    async def stop(self) -> None:
+        engine, self._engine = self._engine, None
+        if engine is not None:
+            await _close_engine(engine, lifespan=True)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        head, body = _request_head(request), await _abody_pieces(request)
+        engine = self._engine
+        if engine is not None:
+            reader, exc = await engine.exchange(head, body, request.method)
+        else:
+            engine = _Engine(self.app, self.client)
+            try:
+                reader, exc = await engine.exchange(head, body, request.method)
+            finally:
+                engine.close()
+        return _raise_or_respond(reader, exc, request, self.raise_server_exceptions)
+
+    async def aclose(self) -> None:
+        await self.stop()
+
+
+# ---- the clients -----------------------------------------------------------------------
+
+_DEFAULT_HEADERS = {"user-agent": "testclient"}
+
+
+class TestClient(httpx.Client):
+    """An ``httpx.Client`` that sends its requests to ``app`` through the engine, in memory.
+
+    ``with TestClient(app) as client:`` runs the app's startup hooks on entry
+    and its shutdown hooks on exit; the handlers run on that same event loop
+    (in a background thread). With ``raise_server_exceptions`` (the default)
+    a handler's unhandled exception is raised in the test instead of the 500.
+    """
+
+    __test__ = False  # not a pytest test class
+
+    def __init__(
+        self,
+        app: Any,
+        base_url: str = "http://testserver",
+        raise_server_exceptions: bool = True,
+        cookies: Any = None,
+        headers: dict[str, str] | None = None,
+        follow_redirects: bool = True,
+        client: tuple[str, int] = ("testclient", 50000),
+    ) -> None:
+        self.app = app
+        transport = _EngineTransport(app, raise_server_exceptions, client)
+        super().__init__(base_url=base_url, headers={**_DEFAULT_HEADERS, **(headers or {})},
+                         transport=transport, follow_redirects=follow_redirects, cookies=cookies)
+
+    def request(self, method: str, url: httpx.URL | str, *,  # type: ignore[override]
+                cookies: Any = None,
+                auth: Any = httpx.USE_CLIENT_DEFAULT,
+                follow_redirects: Any = httpx.USE_CLIENT_DEFAULT,
+                **kwargs: Any) -> httpx.Response:
+        """As httpx's, with per-request ``cookies`` accepted (as Starlette's TestClient does)."""
+        request = self.build_request(method, url, cookies=cookies, **kwargs)
+        return self.send(request, auth=auth, follow_redirects=follow_redirects)
+
+    def __enter__(self) -> TestClient:
+        self._transport.start()  # type: ignore[attr-defined]
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self._transport.stop()  # type: ignore[attr-defined]
+
+
+class AsyncTestClient(httpx.AsyncClient):
+    """An ``httpx.AsyncClient`` that drives the engine on the current event loop.
+
+    ``async with AsyncTestClient(app) as client:`` runs the app's startup and
+    shutdown hooks around the block.
+    """
+
+    __test__ = False
+
+    def __init__(
+        self,
+        app: Any,
+        base_url: str = "http://testserver",
+        raise_server_exceptions: bool = True,
+        cookies: Any = None,
+        headers: dict[str, str] | None = None,
+        follow_redirects: bool = True,
+        client: tuple[str, int] = ("testclient", 50000),
+    ) -> None:
+        self.app = app
+        transport = _AsyncEngineTransport(app, raise_server_exceptions, client)
+        super().__init__(base_url=base_url, headers={**_DEFAULT_HEADERS, **(headers or {})},
+                         transport=transport, follow_redirects=follow_redirects, cookies=cookies)
+
+    async def request(self, method: str, url: httpx.URL | str, *,  # type: ignore[override]
+                      cookies: Any = None,
+                      auth: Any = httpx.USE_CLIENT_DEFAULT,
+                      follow_redirects: Any = httpx.USE_CLIENT_DEFAULT,
+                      **kwargs: Any) -> httpx.Response:
+        request = self.build_request(method, url, cookies=cookies, **kwargs)
+        return await self.send(request, auth=auth, follow_redirects=follow_redirects)
+
+    async def __aenter__(self) -> AsyncTestClient:
+        await self._transport.start()  # type: ignore[attr-defined]
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        await self._transport.stop()  # type: ignore[attr-defined]

@@ -23,7 +23,7 @@ enum {
     S_EXT_BWS,    /* BWS that must lead to ";" */
     S_EXT_NAME0,  /* after ";": BWS, then the first tchar of chunk-ext-name */
     S_EXT_NAME,   /* in chunk-ext-name */
-    S_EXT_EQ,     /* BWS after a name: "=", ";" or CR */
+    S_EXT_EQ,     /* BWS after a name: then "=" or ";" */
     S_EXT_VAL0,   /* after "=": BWS, then token or quoted-string */
     S_EXT_TOKEN,  /* in a token value */
     S_EXT_QUOTED, /* in a quoted-string value */

@@ -64,8 +64,8 @@ __attribute__((format(printf, 1, 2))) static inline void diag(const char *fmt, .
     putchar('\n');
 }
 
-__attribute__((format(printf, 2, 3))) static inline void skip(const char *reason,
-                                                              const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static inline void skip(const char *reason, const char *fmt,
+                                                              ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -90,12 +90,12 @@ static inline int tap_done(void)
 
 #define ok(cond, ...) tap_ok_at(__FILE__, __LINE__, (cond) ? 1 : 0, __VA_ARGS__)
 
-#define is_int(got, want, ...)                                                          \
-    do {                                                                                \
-        long long got_ = (long long)(got), want_ = (long long)(want);                   \
-        if (!tap_ok_at(__FILE__, __LINE__, got_ == want_, __VA_ARGS__)) {               \
-            diag("  got %lld, want %lld", got_, want_);                                 \
-        }                                                                               \
+#define is_int(got, want, ...)                                                                     \
+    do {                                                                                           \
+        long long got_ = (long long)(got), want_ = (long long)(want);                              \
+        if (!tap_ok_at(__FILE__, __LINE__, got_ == want_, __VA_ARGS__)) {                          \
+            diag("  got %lld, want %lld", got_, want_);                                            \
+        }                                                                                          \
     } while (0)
 
 #endif

@@ -22,11 +22,11 @@
 
 #include "http1.h"
 
-#define CHECK(cond)                                                                        \
-    do {                                                                                   \
-        if (!(cond)) {                                                                     \
-            abort();                                                                       \
-        }                                                                                  \
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            abort();                                                                               \
+        }                                                                                          \
     } while (0)
 
 typedef struct {
@@ -118,8 +118,8 @@ static void check_wellformed(const head_t *h, size_t n, const pn_http1_limits_t 
         return;
     }
     const pn_http1_request_t *q = &h->req;
-    size_t max_headers = lim->max_headers < PN_HTTP1_MAX_HEADERS_CAP ? lim->max_headers
-                                                                     : PN_HTTP1_MAX_HEADERS_CAP;
+    size_t max_headers =
+        lim->max_headers < PN_HTTP1_MAX_HEADERS_CAP ? lim->max_headers : PN_HTTP1_MAX_HEADERS_CAP;
     CHECK(h->r > 0 && (size_t)h->r <= n && q->head_len == (size_t)h->r);
     CHECK(q->head_len <= lim->max_head);
     CHECK(q->method.len > 0 && q->target.len > 0);
@@ -127,7 +127,8 @@ static void check_wellformed(const head_t *h, size_t n, const pn_http1_limits_t 
     CHECK(q->num_headers <= max_headers);
     CHECK(q->body_kind == PN_BODY_NONE || q->body_kind == PN_BODY_LENGTH ||
           q->body_kind == PN_BODY_CHUNKED);
-    CHECK(q->body_kind != PN_BODY_LENGTH || (q->content_length > 0 && q->content_length <= lim->max_body));
+    CHECK(q->body_kind != PN_BODY_LENGTH ||
+          (q->content_length > 0 && q->content_length <= lim->max_body));
     CHECK(q->body_kind != PN_BODY_CHUNKED || q->minor_version == 1);
     CHECK(!(q->flags & PN_REQ_KEEP_ALIVE) || !(q->flags & PN_REQ_CONN_CLOSE));
     CHECK(q->minor_version == 1 || !(q->flags & (PN_REQ_EXPECT_CONTINUE | PN_REQ_EXPECT_OTHER)));

@@ -33,11 +33,11 @@ enum {
     S_DATA,       /* chunk-data: remaining bytes */
     S_DATA_CR,    /* CRLF after chunk-data */
     S_DATA_LF,
-    S_TRAILER,    /* start of a trailer field line or of the final CRLF */
-    S_TNAME,      /* in a trailer field name */
-    S_TVALUE,     /* in a trailer field value */
-    S_TLF,        /* CR seen at the end of a trailer field line */
-    S_FINAL_LF,   /* CR of the final CRLF seen */
+    S_TRAILER,  /* start of a trailer field line or of the final CRLF */
+    S_TNAME,    /* in a trailer field name */
+    S_TVALUE,   /* in a trailer field value */
+    S_TLF,      /* CR seen at the end of a trailer field line */
+    S_FINAL_LF, /* CR of the final CRLF seen */
     S_DONE,
     S_FAILED,
 };
@@ -48,10 +48,25 @@ enum {
  * request modifiers, authentication, and how to process the content.
  */
 static const char *const forbidden_trailers[] = {
-    "authorization", "cache-control", "connection", "content-encoding", "content-length",
-    "content-range", "cookie", "expect", "host", "keep-alive",
-    "max-forwards", "pragma", "proxy-authorization", "proxy-connection", "range", "te",
-    "trailer", "transfer-encoding", "upgrade",
+    "authorization",
+    "cache-control",
+    "connection",
+    "content-encoding",
+    "content-length",
+    "content-range",
+    "cookie",
+    "expect",
+    "host",
+    "keep-alive",
+    "max-forwards",
+    "pragma",
+    "proxy-authorization",
+    "proxy-connection",
+    "range",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
 };
 
 static int forbidden_trailer(const unsigned char *name, size_t len)
@@ -231,9 +246,9 @@ static const char *trailer_byte(pn_chunked_t *c, uint8_t ch, int *status)
             break;
         }
         if (ch != ':' || c->line_len == 1) {
-            return ch == ':' ? "empty trailer field name"
+            return ch == ':'                   ? "empty trailer field name"
                    : (ch == ' ' || ch == '\t') ? "whitespace before colon in trailer"
-                                              : "invalid character in trailer field name";
+                                               : "invalid character in trailer field name";
         }
         if (c->line_len - 1 <= sizeof c->tname && forbidden_trailer(c->tname, c->line_len - 1)) {
             return "field not allowed in trailers";

@@ -36,24 +36,25 @@
 #define IS_ALPHA(c) (((c) >= 'a' && (c) <= 'z') || ((c) >= 'A' && (c) <= 'Z'))
 #define IS_DIGIT(c) ((c) >= '0' && (c) <= '9')
 #define IS_HEX(c) (IS_DIGIT(c) || ((c) >= 'a' && (c) <= 'f') || ((c) >= 'A' && (c) <= 'F'))
-#define IS_TSPECIAL(c)                                                                          \
-    ((c) == '!' || (c) == '#' || (c) == '$' || (c) == '%' || (c) == '&' || (c) == '\'' ||      \
-     (c) == '*' || (c) == '+' || (c) == '-' || (c) == '.' || (c) == '^' || (c) == '_' ||       \
+#define IS_TSPECIAL(c)                                                                             \
+    ((c) == '!' || (c) == '#' || (c) == '$' || (c) == '%' || (c) == '&' || (c) == '\'' ||          \
+     (c) == '*' || (c) == '+' || (c) == '-' || (c) == '.' || (c) == '^' || (c) == '_' ||           \
      (c) == '`' || (c) == '|' || (c) == '~')
-#define IS_UNRESERVED(c) (IS_ALPHA(c) || IS_DIGIT(c) || (c) == '-' || (c) == '.' || (c) == '_' || (c) == '~')
-#define IS_SUBDELIM(c)                                                                          \
-    ((c) == '!' || (c) == '$' || (c) == '&' || (c) == '\'' || (c) == '(' || (c) == ')' ||      \
+#define IS_UNRESERVED(c)                                                                           \
+    (IS_ALPHA(c) || IS_DIGIT(c) || (c) == '-' || (c) == '.' || (c) == '_' || (c) == '~')
+#define IS_SUBDELIM(c)                                                                             \
+    ((c) == '!' || (c) == '$' || (c) == '&' || (c) == '\'' || (c) == '(' || (c) == ')' ||          \
      (c) == '*' || (c) == '+' || (c) == ',' || (c) == ';' || (c) == '=')
 
-#define CLS(c)                                                                                  \
-    ((IS_ALPHA(c) || IS_DIGIT(c) || IS_TSPECIAL(c) ? PN__C_TCHAR : 0) |                        \
-     ((c) == '\t' || ((c) >= 0x20 && (c) != 0x7f) ? PN__C_FVALUE : 0) |                        \
-     ((c) > 0x20 && (c) < 0x7f ? PN__C_TARGET : 0) | (IS_HEX(c) ? PN__C_HEX : 0) |           \
-     (IS_UNRESERVED(c) || IS_SUBDELIM(c) || (c) == '%' ? PN__C_REGNAME : 0) |                 \
-     (IS_ALPHA(c) || IS_DIGIT(c) || (c) == '+' || (c) == '-' || (c) == '.' ? PN__C_SCHEME : 0) | \
-     (IS_DIGIT(c) ? PN__C_DIGIT : 0) |                                                          \
-     ((c) == '\t' || ((c) >= 0x20 && (c) != 0x7f && (c) != '"' && (c) != '\\') ? PN__C_QDTEXT \
-                                                                                 : 0))
+#define CLS(c)                                                                                     \
+    ((IS_ALPHA(c) || IS_DIGIT(c) || IS_TSPECIAL(c) ? PN__C_TCHAR : 0) |                            \
+     ((c) == '\t' || ((c) >= 0x20 && (c) != 0x7f) ? PN__C_FVALUE : 0) |                            \
+     ((c) > 0x20 && (c) < 0x7f ? PN__C_TARGET : 0) | (IS_HEX(c) ? PN__C_HEX : 0) |                 \
+     (IS_UNRESERVED(c) || IS_SUBDELIM(c) || (c) == '%' ? PN__C_REGNAME : 0) |                      \
+     (IS_ALPHA(c) || IS_DIGIT(c) || (c) == '+' || (c) == '-' || (c) == '.' ? PN__C_SCHEME : 0) |   \
+     (IS_DIGIT(c) ? PN__C_DIGIT : 0) |                                                             \
+     ((c) == '\t' || ((c) >= 0x20 && (c) != 0x7f && (c) != '"' && (c) != '\\') ? PN__C_QDTEXT      \
+                                                                               : 0))
 #define R4(c) CLS(c), CLS((c) + 1), CLS((c) + 2), CLS((c) + 3)
 #define R16(c) R4(c), R4((c) + 4), R4((c) + 8), R4((c) + 12)
 #define R64(c) R16(c), R16((c) + 16), R16((c) + 32), R16((c) + 48)
@@ -278,9 +279,9 @@ static int valid_absolute_form(const uint8_t *t, const uint8_t *end)
 /* ---- request-line (RFC 9112 §3) ----------------------------------------- */
 
 typedef struct {
-    const uint8_t *s;     /* buffer start (offsets are relative to it) */
-    size_t len;           /* bytes available */
-    size_t hend;          /* min(len, max_head): the head scan bound */
+    const uint8_t *s; /* buffer start (offsets are relative to it) */
+    size_t len;       /* bytes available */
+    size_t hend;      /* min(len, max_head): the head scan bound */
     pn_http1_request_t *req;
     pn_http1_error_t *err;
     uint64_t max_body;
@@ -304,13 +305,15 @@ static ssize_t check_target_form(ctx_t *c, const uint8_t *t, const uint8_t *te)
     if (c->is_connect) {
         c->target_authority = 1;
         if (!valid_host_port(t, te, HOST_NEED_PORT)) {
-            return fail(c->err, 400, "CONNECT needs an authority-form target (host:port)", OFF(c, t));
+            return fail(c->err, 400, "CONNECT needs an authority-form target (host:port)",
+                        OFF(c, t));
         }
     } else if (*t == '/') {
         /* origin-form; its characters were checked while scanning */
     } else if (*t == '*' && te - t == 1) {
         if (!(m.len == 7 && memcmp(m.base, "OPTIONS", 7) == 0)) {
-            return fail(c->err, 400, "asterisk-form target is only allowed with OPTIONS", OFF(c, t));
+            return fail(c->err, 400, "asterisk-form target is only allowed with OPTIONS",
+                        OFF(c, t));
         }
     } else if (IS_ALPHA(*t) && valid_absolute_form(t, te)) {
         c->target_authority = 1;
@@ -350,8 +353,9 @@ static ssize_t parse_request_line(ctx_t *c, const uint8_t **pp, size_t max_line)
     }
     if (*p != ' ' || p == t) {
         if (p == t) {
-            return fail(c->err, 400, *p == ' ' ? "extra whitespace in request-line"
-                                               : "missing request-target", OFF(c, p));
+            return fail(c->err, 400,
+                        *p == ' ' ? "extra whitespace in request-line" : "missing request-target",
+                        OFF(c, p));
         }
         if (*p == '\r' || *p == '\n') {
             return fail(c->err, 400, "missing HTTP version", OFF(c, p));
@@ -376,8 +380,10 @@ static ssize_t parse_request_line(ctx_t *c, const uint8_t **pp, size_t max_line)
         }
         int ok = (i == 5 || i == 7) ? IS_DIGIT(*p) : *p == (uint8_t)pattern[i];
         if (!ok) {
-            return fail(c->err, 400, *p == ' ' && i == 0 ? "extra whitespace in request-line"
-                                                         : "invalid HTTP version", OFF(c, p));
+            return fail(c->err, 400,
+                        *p == ' ' && i == 0 ? "extra whitespace in request-line"
+                                            : "invalid HTTP version",
+                        OFF(c, p));
         }
     }
     if (p == s + c->hend) {
@@ -405,24 +411,24 @@ static ssize_t parse_request_line(ctx_t *c, const uint8_t **pp, size_t max_line)
 /* ---- field semantics ------------------------------------------------------ */
 
 /* Runs body on each non-empty element of a comma list, OWS trimmed (RFC 9110 §5.6.1). */
-#define FOR_EACH_ELEMENT(val, vlen, el, el_len, body)                                           \
-    do {                                                                                        \
-        const uint8_t *p_ = (val), *end_ = (val) + (vlen);                                      \
-        while (p_ < end_) {                                                                     \
-            const uint8_t *e_ = memchr(p_, ',', (size_t)(end_ - p_));                           \
-            const uint8_t *el = p_, *t_ = e_ ? e_ : end_;                                       \
-            while (el < t_ && (*el == ' ' || *el == '\t')) {                                    \
-                el++;                                                                           \
-            }                                                                                   \
-            while (t_ > el && (t_[-1] == ' ' || t_[-1] == '\t')) {                              \
-                t_--;                                                                           \
-            }                                                                                   \
-            size_t el_len = (size_t)(t_ - el);                                                  \
-            if (el_len > 0) {                                                                   \
-                body                                                                            \
-            }                                                                                   \
-            p_ = e_ ? e_ + 1 : end_;                                                            \
-        }                                                                                       \
+#define FOR_EACH_ELEMENT(val, vlen, el, el_len, body)                                              \
+    do {                                                                                           \
+        const uint8_t *p_ = (val), *end_ = (val) + (vlen);                                         \
+        while (p_ < end_) {                                                                        \
+            const uint8_t *e_ = memchr(p_, ',', (size_t)(end_ - p_));                              \
+            const uint8_t *el = p_, *t_ = e_ ? e_ : end_;                                          \
+            while (el < t_ && (*el == ' ' || *el == '\t')) {                                       \
+                el++;                                                                              \
+            }                                                                                      \
+            while (t_ > el && (t_[-1] == ' ' || t_[-1] == '\t')) {                                 \
+                t_--;                                                                              \
+            }                                                                                      \
+            size_t el_len = (size_t)(t_ - el);                                                     \
+            if (el_len > 0) {                                                                      \
+                body                                                                               \
+            }                                                                                      \
+            p_ = e_ ? e_ + 1 : end_;                                                               \
+        }                                                                                          \
     } while (0)
 
 /*
@@ -543,7 +549,7 @@ static ssize_t on_field(ctx_t *c, const uint8_t *name, size_t nlen, const uint8_
         /* RFC 9110 §10.1.1: only 100-continue is defined; HTTP/1.0 ignores Expect. */
         if (ieq_lit(name, "expect", 6) && c->req->minor_version == 1) {
             c->req->flags |= (n == 12 && ieq_lit(v, "100-continue", 12)) ? PN_REQ_EXPECT_CONTINUE
-                                                                        : PN_REQ_EXPECT_OTHER;
+                                                                         : PN_REQ_EXPECT_OTHER;
         }
         return 0;
     case 7:
@@ -634,8 +640,10 @@ static ssize_t parse_fields(ctx_t *c, const uint8_t **pp, size_t max_headers)
             return ran_out(OFF(c, p), c->len, SIZE_MAX, c->err);
         }
         if (*p != '\r') {
-            return fail(c->err, 400, *p == '\n' ? "bare LF in header section"
-                                                : "invalid character in header value", OFF(c, p));
+            return fail(c->err, 400,
+                        *p == '\n' ? "bare LF in header section"
+                                   : "invalid character in header value",
+                        OFF(c, p));
         }
         if (p + 1 == end) {
             return ran_out(OFF(c, p + 1), c->len, SIZE_MAX, c->err);
@@ -675,8 +683,8 @@ ssize_t pn_http1_parse_request(const char *buf, size_t len, const pn_http1_limit
                                pn_http1_request_t *req, pn_http1_error_t *err)
 {
     static const pn_http1_limits_t defaults = {
-        PN_HTTP1_DEFAULT_MAX_REQUEST_LINE, PN_HTTP1_DEFAULT_MAX_HEAD,
-        PN_HTTP1_DEFAULT_MAX_HEADERS, PN_HTTP1_DEFAULT_MAX_BODY};
+        PN_HTTP1_DEFAULT_MAX_REQUEST_LINE, PN_HTTP1_DEFAULT_MAX_HEAD, PN_HTTP1_DEFAULT_MAX_HEADERS,
+        PN_HTTP1_DEFAULT_MAX_BODY};
     if (limits == NULL) {
         limits = &defaults;
     }

@@ -122,7 +122,7 @@ typedef struct {
     size_t trailer_len;  /* private: bytes of trailer section so far */
     size_t max_line;     /* chunk-size line (with extensions) and trailer line bound */
     size_t max_trailer;  /* trailer section bound (-> 431) */
-    unsigned flags;      /* private */
+    unsigned flags;      /* private (unused) */
     size_t pos;          /* private: offset counter for error reporting */
     unsigned char tname[20]; /* private: lowercased start of the current trailer name */
 } pn_chunked_t;
@@ -138,9 +138,12 @@ void pn_chunked_init(pn_chunked_t *c, uint64_t max_body, size_t max_line, size_t
  * Feed bytes in[0..len). Returns the number of bytes consumed (0..len), or
  * PN_EPROTO with *err filled. *data is set to the body bytes found in the
  * consumed range (a slice into `in`, possibly empty). Each call returns at
- * most one contiguous data run; call again with the rest. Consumes framing
- * bytes byte by byte, so any split gives the same decoded body.
- * Stops consuming (returns fewer than len) once the message is complete.
+ * most one contiguous data run, and returns right after it: call again with
+ * the rest. Framing is consumed byte by byte, so any split gives the same
+ * decoded body, and the same data is delivered before an error whatever the
+ * split. Returns 0 only when len is 0 or the message is complete; stops
+ * consuming (returns fewer than len) once it is. err->offset counts from the
+ * first byte fed since pn_chunked_init(); after an error every call fails.
  * Trailer fields are validated like header fields and discarded; trailers that
  * must not be sent as trailers (Content-Length, Transfer-Encoding, Host, ...)
  * are rejected (400).

@@ -516,6 +516,26 @@ int pn_conn_response_body(pn_conn_t *c, const char *data, size_t len)
     return rc ? PN_ENOMEM : 0;
 }
 
+int pn_conn_response_external(pn_conn_t *c, uint64_t len)
+{
+    if (c->state == PN_CONN_CLOSING) {
+        return PN_ECLOSED;
+    }
+    if (!c->resp_started || c->resp_ended) {
+        return usage(c, c->resp_ended ? "response already ended" : "response not started");
+    }
+    if (c->resp_chunked || c->resp_left < 0) {
+        return usage(c, "a file body needs a known content-length");
+    }
+    if (len > (uint64_t)c->resp_left) {
+        c->state = PN_CONN_CLOSING;
+        return usage(c, "response body longer than its content-length");
+    }
+    c->resp_left -= (int64_t)len;
+    c->body_sent += len;
+    return c->resp_no_body ? 0 : 1;
+}
+
 /* The exchange is over: move on to the next request (or close). */
 static void finish_exchange(pn_conn_t *c)
 {

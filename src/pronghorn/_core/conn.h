@@ -120,6 +120,12 @@ int pn_conn_response_start(pn_conn_t *c, int status, const pn_header_t *headers,
                            int64_t content_length);
 /* Append body bytes (dropped for HEAD/204/304; PN_EUSAGE if past Content-Length). */
 int pn_conn_response_body(pn_conn_t *c, const char *data, size_t len);
+/*
+ * Account for len body bytes the caller sends itself after the queued output
+ * (sendfile). Needs a known Content-Length. Returns 1 if the bytes must be
+ * sent, 0 if they must not (HEAD/204/304), or a negative error.
+ */
+int pn_conn_response_external(pn_conn_t *c, uint64_t len);
 /* Finish the response (PN_EUSAGE if fewer bytes than Content-Length were sent: closes). */
 int pn_conn_response_end(pn_conn_t *c);
 /* start + body + end in one call for a complete in-memory body. */

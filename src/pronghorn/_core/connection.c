@@ -17,11 +17,13 @@
 #include "pymod.h"
 
 #include <errno.h>
+#include <sys/sendfile.h>
 #include <string.h>
 #include <unistd.h>
 
 #define READ_CHUNK (64 * 1024)
 #define HIGH_WATER (1024 * 1024)   /* output bytes queued: stop starting new requests */
+#define LOW_WATER (64 * 1024)     /* a writer waiting for drain resumes below this */
 #define PAUSE_INPUT (1024 * 1024)  /* input bytes buffered during a handler: stop reading */
 
 PnConnObject *pn_conn_new(PnServerObject *srv, int fd)
@@ -44,22 +46,27 @@ PnConnObject *pn_conn_new(PnServerObject *srv, int fd)
     c->request = NULL;
     c->pending = NULL;
     c->body_waiter = NULL;
+    c->drain_waiter = NULL;
+    c->file_fd = -1;
+    c->file_off = 0;
+    c->file_left = 0;
     c->serial = 0;
     c->in_handler = 0;
+    c->streamed = 0;
     c->dispatching = 0;
     c->started = 0;
     PyObject_GC_Track(c);
     return c;
 }
 
-/* Resolve (or fail) the future a body reader is waiting on. */
-void pn_conn_wake_waiter(PnConnObject *c, PyObject *exc_type)
+/* Resolve (or fail with exc_type) the future in *slot, and clear the slot. */
+static void wake(PnConnObject *c, PyObject **slot, PyObject *exc_type)
 {
-    PyObject *fut = c->body_waiter;
+    PyObject *fut = *slot;
     if (fut == NULL) {
         return;
     }
-    c->body_waiter = NULL;
+    *slot = NULL;
     pn_state_t *st = c->server->st;
     PyObject *done = PyObject_CallMethodNoArgs(fut, st->str_done);
     int is_done = done ? PyObject_IsTrue(done) : 1;
@@ -83,6 +90,12 @@ void pn_conn_wake_waiter(PnConnObject *c, PyObject *exc_type)
     Py_DECREF(fut);
 }
 
+/* Resolve (or fail) the future a body reader is waiting on. */
+void pn_conn_wake_waiter(PnConnObject *c, PyObject *exc_type)
+{
+    wake(c, &c->body_waiter, exc_type);
+}
+
 void pn_conn_close(PnConnObject *c)
 {
     if (c->closed) {
@@ -95,10 +108,23 @@ void pn_conn_close(PnConnObject *c)
         close(c->fd);
         c->fd = -1;
     }
+    c->file_fd = -1;
+    c->file_left = 0;
     pn_conn_wake_waiter(c, c->server->st->ClientDisconnect);
+    wake(c, &c->drain_waiter, c->server->st->ClientDisconnect);
 }
 
-/* Write queued output. Returns 0, or -1 if the connection got closed. */
+/* EAGAIN: wait for EPOLLOUT. */
+static void want_writable(PnConnObject *c)
+{
+    if (!c->want_write) {
+        c->want_write = 1;
+        pn_server_update_interest(c->server, c);
+    }
+}
+
+/* Write queued output, then any file being sent. Returns 0, or -1 if the
+ * connection got closed. */
 int pn_conn_flush(PnConnObject *c)
 {
     if (c->closed) {
@@ -118,24 +144,126 @@ int pn_conn_flush(PnConnObject *c)
             continue;
         }
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            if (!c->want_write) {
-                c->want_write = 1;
-                pn_server_update_interest(c->server, c);
-            }
+            want_writable(c);
             return 0;
         }
         pn_conn_close(c);
         return -1;
     }
+    while (c->file_left > 0) {
+        size_t chunk = c->file_left > (1u << 30) ? (1u << 30) : (size_t)c->file_left;
+        ssize_t n = sendfile(c->fd, c->file_fd, &c->file_off, chunk);
+        if (n > 0) {
+            c->file_left -= (uint64_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            want_writable(c);
+            return 0;
+        }
+        /* n == 0: the file shrank under us; the response cannot be completed. */
+        pn_conn_close(c);
+        return -1;
+    }
+    c->file_fd = -1;
     if (c->want_write) {
         c->want_write = 0;
         pn_server_update_interest(c->server, c);
+    }
+    if (c->drain_waiter != NULL) {
+        wake(c, &c->drain_waiter, NULL);
     }
     if (pn_conn_closing(&c->engine)) {
         pn_conn_close(c);
         return -1;
     }
     return 0;
+}
+
+static PyObject *new_future(PnConnObject *c)
+{
+    PnServerObject *srv = c->server;
+    PyObject *loop = srv->loop ? Py_NewRef(srv->loop) : PyObject_CallNoArgs(srv->st->get_running_loop);
+    if (loop == NULL) {
+        return NULL;
+    }
+    PyObject *fut = PyObject_CallMethodNoArgs(loop, srv->st->str_create_future);
+    Py_DECREF(loop);
+    return fut;
+}
+
+PyObject *pn_conn_drained(PnConnObject *c)
+{
+    if (c->closed) {
+        PyErr_SetString(c->server->st->ClientDisconnect, "client disconnected");
+        return NULL;
+    }
+    if (c->fd < 0 || (pn_buf_len(&c->engine.out) < HIGH_WATER && c->file_left == 0)) {
+        Py_RETURN_NONE;
+    }
+    if (c->drain_waiter == NULL && (c->drain_waiter = new_future(c)) == NULL) {
+        return NULL;
+    }
+    return Py_NewRef(c->drain_waiter);
+}
+
+PyObject *pn_conn_sendfile(PnConnObject *c, int fd, off_t offset, uint64_t count)
+{
+    int rc = pn_conn_response_external(&c->engine, count);
+    if (rc < 0) {
+        return pn_conn_check(c, rc) < 0 ? NULL : Py_NewRef(Py_None);
+    }
+    if (rc == 0 || count == 0) {
+        Py_RETURN_NONE;
+    }
+    if (c->fd < 0) {
+        /* In memory: read the file into the output buffer instead. */
+        while (count > 0) {
+            char buf[65536];
+            size_t want = count < sizeof(buf) ? (size_t)count : sizeof(buf);
+            ssize_t n = pread(fd, buf, want, offset);
+            if (n <= 0) {
+                pn_conn_abort(&c->engine);
+                return PyErr_Format(PyExc_OSError, "file ended %llu bytes early",
+                                    (unsigned long long)count);
+            }
+            if (pn_buf_append(&c->engine.out, buf, (size_t)n) < 0) {
+                return PyErr_NoMemory();
+            }
+            offset += n;
+            count -= (uint64_t)n;
+        }
+        Py_RETURN_NONE;
+    }
+    c->file_fd = fd;
+    c->file_off = offset;
+    c->file_left = count;
+    Py_INCREF(c);
+    pn_conn_flush(c);
+    PyObject *r = pn_conn_drained(c);
+    Py_DECREF(c);
+    return r;
+}
+
+int pn_conn_check(PnConnObject *c, int rc)
+{
+    pn_state_t *st = c->server->st;
+    if (rc >= 0) {
+        return 0;
+    }
+    if (rc == PN_EUSAGE) {
+        PyErr_Format(PyExc_RuntimeError, "invalid response: %s", c->engine.usage_error);
+        return -1;
+    }
+    if (rc == PN_ENOMEM) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    PyErr_SetString(st->ClientDisconnect, "client disconnected");
+    return -1;
 }
 
 /* ---- response objects -> the engine's writer ---- */
@@ -147,13 +275,53 @@ static int write_error(PnConnObject *c, int status)
     return pn_conn_response_simple(&c->engine, status, h, 1, reason, strlen(reason));
 }
 
+int pn_headers_from_seq(PyObject *obj, pn_header_t *stack, size_t stack_n, pn_header_t **out,
+                        Py_ssize_t *n, PyObject **keep)
+{
+    PyObject *seq = PySequence_Fast(obj, "headers must be a sequence of (name, value) pairs");
+    if (seq == NULL) {
+        return -1;
+    }
+    Py_ssize_t len = PySequence_Fast_GET_SIZE(seq);
+    pn_header_t *hs = stack;
+    if ((size_t)len > stack_n) {
+        hs = PyMem_Malloc(sizeof(pn_header_t) * (size_t)len);
+        if (hs == NULL) {
+            Py_DECREF(seq);
+            PyErr_NoMemory();
+            return -1;
+        }
+    }
+    for (Py_ssize_t i = 0; i < len; i++) {
+        PyObject *pair = PySequence_Fast_GET_ITEM(seq, i);
+        if (!PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2 ||
+            !PyBytes_Check(PyTuple_GET_ITEM(pair, 0)) || !PyBytes_Check(PyTuple_GET_ITEM(pair, 1))) {
+            if (hs != stack) {
+                PyMem_Free(hs);
+            }
+            Py_DECREF(seq);
+            PyErr_SetString(PyExc_TypeError, "header items must be (bytes, bytes) tuples");
+            return -1;
+        }
+        PyObject *k = PyTuple_GET_ITEM(pair, 0), *v = PyTuple_GET_ITEM(pair, 1);
+        hs[i].name = (pn_slice_t){PyBytes_AS_STRING(k), (size_t)PyBytes_GET_SIZE(k)};
+        hs[i].value = (pn_slice_t){PyBytes_AS_STRING(v), (size_t)PyBytes_GET_SIZE(v)};
+    }
+    *out = hs;
+    *n = len;
+    *keep = seq; /* the slices point into its items */
+    return 0;
+}
+
 /* Serialise a Response-like object (status_code, raw_headers, body). 0 or -1 (exception set). */
 static int write_response(PnConnObject *c, PyObject *resp)
 {
     pn_state_t *st = c->server->st;
-    PyObject *status_o = NULL, *headers_o = NULL, *body_o = NULL, *hseq = NULL;
+    PyObject *status_o = NULL, *headers_o = NULL, *body_o = NULL, *keep = NULL;
     pn_header_t stack[32];
     pn_header_t *hs = stack;
+    Py_ssize_t n = 0;
+    Py_buffer body = {0};
     int rc = -1;
 
     status_o = PyObject_GetAttr(resp, st->str_status_code);
@@ -165,64 +333,32 @@ static int write_response(PnConnObject *c, PyObject *resp)
         goto error;
     }
     body_o = PyObject_GetAttr(resp, st->str_body);
-    if (body_o == NULL) {
-        goto error;
-    }
-    Py_buffer body;
-    if (PyObject_GetBuffer(body_o, &body, PyBUF_SIMPLE) < 0) {
+    if (body_o == NULL || PyObject_GetBuffer(body_o, &body, PyBUF_SIMPLE) < 0) {
         goto error;
     }
     headers_o = PyObject_GetAttr(resp, st->str_raw_headers);
-    if (headers_o == NULL) {
-        PyBuffer_Release(&body);
+    if (headers_o == NULL ||
+        pn_headers_from_seq(headers_o, stack, sizeof(stack) / sizeof(stack[0]), &hs, &n, &keep) < 0) {
         goto error;
-    }
-    hseq = PySequence_Fast(headers_o, "raw_headers must be a sequence of (name, value) pairs");
-    if (hseq == NULL) {
-        PyBuffer_Release(&body);
-        goto error;
-    }
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(hseq);
-    if (n > (Py_ssize_t)(sizeof(stack) / sizeof(stack[0]))) {
-        hs = PyMem_Malloc(sizeof(pn_header_t) * (size_t)n);
-        if (hs == NULL) {
-            PyErr_NoMemory();
-            PyBuffer_Release(&body);
-            goto error;
-        }
-    }
-    for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *pair = PySequence_Fast_GET_ITEM(hseq, i);
-        if (!PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2 ||
-            !PyBytes_Check(PyTuple_GET_ITEM(pair, 0)) || !PyBytes_Check(PyTuple_GET_ITEM(pair, 1))) {
-            PyErr_SetString(PyExc_TypeError, "raw_headers items must be (bytes, bytes) tuples");
-            PyBuffer_Release(&body);
-            goto error;
-        }
-        PyObject *k = PyTuple_GET_ITEM(pair, 0), *v = PyTuple_GET_ITEM(pair, 1);
-        hs[i].name = (pn_slice_t){PyBytes_AS_STRING(k), (size_t)PyBytes_GET_SIZE(k)};
-        hs[i].value = (pn_slice_t){PyBytes_AS_STRING(v), (size_t)PyBytes_GET_SIZE(v)};
     }
     int w = pn_conn_response_simple(&c->engine, (int)status, hs, (size_t)n, body.buf,
                                     (size_t)body.len);
-    PyBuffer_Release(&body);
-    if (w == PN_EUSAGE) {
-        PyErr_Format(PyExc_ValueError, "invalid response: %s", c->engine.usage_error);
-        goto error;
-    }
-    if (w == PN_ENOMEM) {
-        PyErr_NoMemory();
+    if (w == PN_EUSAGE || w == PN_ENOMEM) {
+        pn_conn_check(c, w);
         goto error;
     }
     rc = 0; /* PN_ECLOSED: the connection is gone; nothing to report */
 error:
+    if (body.obj != NULL) {
+        PyBuffer_Release(&body);
+    }
     if (hs != stack) {
         PyMem_Free(hs);
     }
     Py_XDECREF(status_o);
     Py_XDECREF(headers_o);
     Py_XDECREF(body_o);
-    Py_XDECREF(hseq);
+    Py_XDECREF(keep);
     return rc;
 }
 
@@ -276,6 +412,13 @@ void pn_conn_handler_done(PnConnObject *c, PyObject *response)
             write_error(c, 500);
         }
         if (!c->closed && !c->engine.resp_ended) {
+            pn_conn_abort(&c->engine);
+        }
+    } else if (c->streamed) {
+        /* The handler streamed its response itself (Request._start/_write/_end). */
+        if (!c->closed && c->engine.state == PN_CONN_REQUEST && !c->engine.resp_ended) {
+            PyErr_SetString(PyExc_RuntimeError, "handler returned before ending its response");
+            pn_server_log_exception(srv, "Incomplete streamed response");
             pn_conn_abort(&c->engine);
         }
     } else if (!c->closed && write_response(c, response) < 0) {
@@ -342,6 +485,7 @@ static void dispatch(PnConnObject *c, const pn_event_t *ev)
 {
     PnServerObject *srv = c->server;
     c->serial++;
+    c->streamed = 0;
     PyObject *req = pn_request_new(c, ev);
     c->in_handler = 1;
     c->started = pn_monotonic();

@@ -61,7 +61,12 @@ typedef struct PnConnObject {
     int dispatching;          /* inside dispatch(): completion must not re-enter process() */
     PyObject *body_waiter;    /* future awaited by request._read(), or NULL */
     unsigned long serial;     /* request counter, to detect stale Request objects */
+    PyObject *drain_waiter;   /* future resolved when queued output drops below LOW_WATER */
+    int file_fd;              /* file being sent with sendfile(2), or -1 */
+    off_t file_off;
+    uint64_t file_left;
     int in_handler;           /* a handler for the current request has not finished */
+    int streamed;             /* the handler wrote its response through Request._start */
     double started;           /* monotonic time the current request started */
 } PnConnObject;
 
@@ -102,6 +107,15 @@ void pn_conn_on_readable(PnConnObject *c);
 void pn_conn_on_writable(PnConnObject *c);
 void pn_conn_close(PnConnObject *c);
 int pn_conn_flush(PnConnObject *c);
+/* Raw headers sequence -> array (stack if it fits, else PyMem). -1 with exception set. */
+int pn_headers_from_seq(PyObject *seq, pn_header_t *stack, size_t stack_n, pn_header_t **out,
+                        Py_ssize_t *n, PyObject **keep);
+/* Map a writer return code to a Python exception; 0 if ok. */
+int pn_conn_check(PnConnObject *c, int rc);
+/* None, or a future resolved once the output buffer drained (backpressure). */
+PyObject *pn_conn_drained(PnConnObject *c);
+/* Start sending count bytes of fd from offset after the queued output. */
+PyObject *pn_conn_sendfile(PnConnObject *c, int fd, off_t offset, uint64_t count);
 void pn_conn_wake_waiter(PnConnObject *c, PyObject *exc_type);
 void pn_conn_handler_done(PnConnObject *c, PyObject *response);
 extern PyType_Spec PnConn_spec;

@@ -358,6 +358,121 @@ static PyObject *req_read(PnRequestObject *r, PyObject *unused)
     return fut;
 }
 
+/* The connection this request may still write to, or NULL with an exception. */
+static PnConnObject *writable_conn(PnRequestObject *r)
+{
+    if (!is_current(r)) {
+        if (r->conn != NULL && r->conn->closed) {
+            PyErr_SetString(req_state(r)->ClientDisconnect, "client disconnected");
+        } else {
+            PyErr_SetString(PyExc_RuntimeError, "the response of this request is already complete");
+        }
+        return NULL;
+    }
+    return r->conn;
+}
+
+/* _start(status, headers, content_length=-1): write the response head. */
+static PyObject *req_start(PnRequestObject *r, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs < 2 || nargs > 3) {
+        PyErr_SetString(PyExc_TypeError, "_start(status, headers, content_length=-1)");
+        return NULL;
+    }
+    PnConnObject *c = writable_conn(r);
+    if (c == NULL) {
+        return NULL;
+    }
+    long status = PyLong_AsLong(args[0]);
+    long long length = nargs == 3 ? PyLong_AsLongLong(args[2]) : -1;
+    if (PyErr_Occurred()) {
+        return NULL;
+    }
+    pn_header_t stack[32];
+    pn_header_t *hs;
+    Py_ssize_t n;
+    PyObject *keep;
+    if (pn_headers_from_seq(args[1], stack, 32, &hs, &n, &keep) < 0) {
+        return NULL;
+    }
+    int rc = pn_conn_response_start(&c->engine, (int)status, hs, (size_t)n, length < 0 ? -1 : length);
+    if (rc == 0) {
+        c->streamed = 1;
+    }
+    if (hs != stack) {
+        PyMem_Free(hs);
+    }
+    Py_DECREF(keep);
+    if (pn_conn_check(c, rc) < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+/* _write(data) -> None, or a future to await before writing more (backpressure). */
+static PyObject *req_write(PnRequestObject *r, PyObject *data)
+{
+    PnConnObject *c = writable_conn(r);
+    if (c == NULL) {
+        return NULL;
+    }
+    Py_buffer b;
+    if (PyObject_GetBuffer(data, &b, PyBUF_SIMPLE) < 0) {
+        return NULL;
+    }
+    int rc = pn_conn_response_body(&c->engine, b.buf, (size_t)b.len);
+    PyBuffer_Release(&b);
+    if (pn_conn_check(c, rc) < 0) {
+        return NULL;
+    }
+    Py_INCREF(c);
+    pn_conn_flush(c);
+    PyObject *res = pn_conn_drained(c);
+    Py_DECREF(c);
+    return res;
+}
+
+/* _sendfile(fd, offset, count) -> None or a future resolved once the file is sent. */
+static PyObject *req_sendfile(PnRequestObject *r, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "_sendfile(fd, offset, count)");
+        return NULL;
+    }
+    PnConnObject *c = writable_conn(r);
+    if (c == NULL) {
+        return NULL;
+    }
+    int fd = PyObject_AsFileDescriptor(args[0]);
+    long long off = PyLong_AsLongLong(args[1]);
+    long long count = PyLong_AsLongLong(args[2]);
+    if (PyErr_Occurred()) {
+        return NULL;
+    }
+    if (off < 0 || count < 0) {
+        PyErr_SetString(PyExc_ValueError, "offset and count must be >= 0");
+        return NULL;
+    }
+    return pn_conn_sendfile(c, fd, (off_t)off, (uint64_t)count);
+}
+
+/* _end(): finish the response. */
+static PyObject *req_end(PnRequestObject *r, PyObject *unused)
+{
+    PnConnObject *c = writable_conn(r);
+    if (c == NULL) {
+        return NULL;
+    }
+    int rc = pn_conn_response_end(&c->engine);
+    Py_INCREF(c);
+    pn_conn_flush(c);
+    Py_DECREF(c);
+    if (pn_conn_check(c, rc) < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
 static PyObject *req_is_disconnected(PnRequestObject *r, PyObject *unused)
 {
     return PyBool_FromLong(r->conn == NULL || r->conn->closed || r->conn->peer_eof);
@@ -423,6 +538,13 @@ static PyGetSetDef req_getset[] = {
 static PyMethodDef req_methods[] = {
     {"_read", (PyCFunction)req_read, METH_NOARGS, "next body bytes, b'' at end, or a future"},
     {"_is_disconnected", (PyCFunction)req_is_disconnected, METH_NOARGS, NULL},
+    {"_start", (PyCFunction)(void (*)(void))req_start, METH_FASTCALL,
+     "_start(status, headers, content_length=-1): write the response head"},
+    {"_write", (PyCFunction)req_write, METH_O,
+     "_write(data) -> None or a future to await (output backpressure)"},
+    {"_sendfile", (PyCFunction)(void (*)(void))req_sendfile, METH_FASTCALL,
+     "_sendfile(fd, offset, count) -> None or a future resolved once sent"},
+    {"_end", (PyCFunction)req_end, METH_NOARGS, "_end(): finish the response"},
     {NULL},
 };
 

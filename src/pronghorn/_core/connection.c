@@ -480,6 +480,23 @@ static PyObject *running_loop(PnServerObject *srv)
     return loop;
 }
 
+/* The router's endpoint for req, else the app's handler. */
+static PyObject *call_app(PnServerObject *srv, PyObject *req)
+{
+    if (srv->router != NULL) {
+        PyObject *path = pn_request_path(req);
+        PyObject *method = path ? pn_request_method(req) : NULL;
+        PyObject *res = method ? pn_routerobj_dispatch(srv->router, req, path, method) : NULL;
+        Py_XDECREF(path);
+        Py_XDECREF(method);
+        if (res != Py_NotImplemented) {
+            return res;
+        }
+        Py_DECREF(res);
+    }
+    return PyObject_CallOneArg(srv->handler, req);
+}
+
 /* Run the handler for a new request. Returns when it finished or suspended. */
 static void dispatch(PnConnObject *c, const pn_event_t *ev)
 {
@@ -502,7 +519,7 @@ static void dispatch(PnConnObject *c, const pn_event_t *ev)
         pn_conn_handler_done(c, NULL);
         return;
     }
-    PyObject *res = PyObject_CallOneArg(srv->handler, req);
+    PyObject *res = call_app(srv, req);
     PyContext_Exit(ctx);
     PyTypeObject *tp = res ? Py_TYPE(res) : NULL;
     if (tp != NULL && tp->tp_as_async != NULL && tp->tp_as_async->am_send != NULL) {

@@ -169,7 +169,8 @@ static int core_exec(PyObject *mod)
     if (add_type(mod, &PnServer_spec, NULL, &st->ServerType) < 0 ||
         add_type(mod, &PnConn_spec, NULL, &st->ConnType) < 0 ||
         add_type(mod, &PnRequest_spec, NULL, &st->RequestType) < 0 ||
-        add_type(mod, &PnTask_spec, NULL, &st->TaskType) < 0) {
+        add_type(mod, &PnTask_spec, NULL, &st->TaskType) < 0 ||
+        add_type(mod, &PnRouter_spec, NULL, &st->RouterType) < 0) {
         return -1;
     }
     st->ClientDisconnect = PyErr_NewExceptionWithDoc(
@@ -210,6 +211,15 @@ static int core_exec(PyObject *mod)
     if (st->get_running_loop == NULL) {
         return -1;
     }
+    PyObject *uuid = PyImport_ImportModule("uuid");
+    if (uuid == NULL) {
+        return -1;
+    }
+    st->uuid_type = PyObject_GetAttrString(uuid, "UUID");
+    Py_DECREF(uuid);
+    if (st->uuid_type == NULL) {
+        return -1;
+    }
     PyObject *aio = PyImport_ImportModule("asyncio");
     if (aio == NULL) {
         return -1;
@@ -248,6 +258,8 @@ static int core_traverse(PyObject *mod, visitproc visit, void *arg)
     Py_VISIT(st->ConnType);
     Py_VISIT(st->RequestType);
     Py_VISIT(st->TaskType);
+    Py_VISIT(st->RouterType);
+    Py_VISIT(st->uuid_type);
     Py_VISIT(st->CancelledError);
     Py_VISIT(st->InvalidStateError);
     Py_VISIT(st->enter_task);
@@ -266,6 +278,8 @@ static int core_clear(PyObject *mod)
     Py_CLEAR(st->ConnType);
     Py_CLEAR(st->RequestType);
     Py_CLEAR(st->TaskType);
+    Py_CLEAR(st->RouterType);
+    Py_CLEAR(st->uuid_type);
     Py_CLEAR(st->CancelledError);
     Py_CLEAR(st->InvalidStateError);
     Py_CLEAR(st->enter_task);

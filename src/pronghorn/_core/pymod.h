@@ -21,6 +21,8 @@ typedef struct {
     PyTypeObject *ConnType;
     PyTypeObject *RequestType;
     PyTypeObject *TaskType;
+    PyTypeObject *RouterType;
+    PyObject *uuid_type;        /* uuid.UUID */
     PyObject *ClientDisconnect; /* OSError subclass: the peer went away */
     PyObject *ProtocolError;    /* ValueError subclass: malformed request body */
     PyObject *CancelledError;   /* asyncio.CancelledError */
@@ -74,6 +76,7 @@ struct PnServerObject {
     PyObject_HEAD
     pn_state_t *st;
     PyObject *handler;
+    PyObject *router;         /* a Router consulted before handler, or NULL */
     PyObject *app;            /* exposed as request.app, or NULL */
     PyObject *request_class;
     PyObject *access_log;     /* callable or NULL */
@@ -135,6 +138,13 @@ int pn_task_done(PnTaskObject *t);
 PyObject *pn_task_outcome(PnTaskObject *t);
 void pn_task_disown(PnTaskObject *t);
 
+/* routerobj.c */
+typedef struct PnRouterObject PnRouterObject;
+extern PyType_Spec PnRouter_spec;
+/* Route req by path/method to its endpoint and call it; Py_NotImplemented
+ * (new ref) when the app's fallback handler must answer. */
+PyObject *pn_routerobj_dispatch(PyObject *router, PyObject *req, PyObject *path, PyObject *method);
+
 /* urlparse.c */
 PyObject *pn_py_parse_query(PyObject *mod, PyObject *args, PyObject *kw);
 PyObject *pn_py_unquote(PyObject *mod, PyObject *args, PyObject *kw);
@@ -150,6 +160,9 @@ void pn_server_log_exception(PnServerObject *srv, const char *msg);
 /* request.c */
 extern PyType_Spec PnRequest_spec;
 PyObject *pn_request_new(PnConnObject *c, const pn_event_t *ev);
+/* New references to the request's method (interned) and decoded path. */
+PyObject *pn_request_method(PyObject *req);
+PyObject *pn_request_path(PyObject *req);
 void pn_request_detach(PyObject *req);
 PyObject *pn_addr_tuple(const struct sockaddr_storage *ss, socklen_t len);
 

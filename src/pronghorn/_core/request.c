@@ -129,6 +129,16 @@ static PyObject *get_path(PnRequestObject *r, void *closure)
     return Py_NewRef(r->path);
 }
 
+PyObject *pn_request_method(PyObject *req)
+{
+    return get_method((PnRequestObject *)req, NULL);
+}
+
+PyObject *pn_request_path(PyObject *req)
+{
+    return get_path((PnRequestObject *)req, NULL);
+}
+
 static PyObject *get_query(PnRequestObject *r, void *closure)
 {
     if (r->query == NULL) {

@@ -271,15 +271,17 @@ static int server_init(PnServerObject *srv, PyObject *args, PyObject *kw)
 {
     static char *kwlist[] = {"handler", "max_request_line", "max_head", "max_headers",
                              "max_body", "header_timeout", "keep_alive_timeout", "access_log",
-                             "request_class", "app", NULL};
+                             "request_class", "app", "router", NULL};
     PyObject *handler, *access_log = Py_None, *request_class = Py_None, *app = Py_None;
+    PyObject *router = Py_None;
     Py_ssize_t max_line = PN_HTTP1_DEFAULT_MAX_REQUEST_LINE, max_head = PN_HTTP1_DEFAULT_MAX_HEAD;
     Py_ssize_t max_headers = PN_HTTP1_DEFAULT_MAX_HEADERS;
     unsigned long long max_body = PN_HTTP1_DEFAULT_MAX_BODY;
     double header_timeout = 10.0, keep_alive_timeout = 5.0;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|$nnnKddOOO", kwlist, &handler, &max_line,
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|$nnnKddOOOO", kwlist, &handler, &max_line,
                                      &max_head, &max_headers, &max_body, &header_timeout,
-                                     &keep_alive_timeout, &access_log, &request_class, &app)) {
+                                     &keep_alive_timeout, &access_log, &request_class, &app,
+                                     &router)) {
         return -1;
     }
     if (srv->handler != NULL) {
@@ -298,6 +300,10 @@ static int server_init(PnServerObject *srv, PyObject *args, PyObject *kw)
         return -1;
     }
     pn_state_t *st = srv->st;
+    if (router != Py_None && !PyObject_TypeCheck(router, st->RouterType)) {
+        PyErr_SetString(PyExc_TypeError, "router must be a pronghorn._core.Router");
+        return -1;
+    }
     if (request_class == Py_None) {
         PyObject *mod = PyImport_ImportModule("pronghorn.requests");
         if (mod == NULL) {
@@ -320,6 +326,7 @@ static int server_init(PnServerObject *srv, PyObject *args, PyObject *kw)
     srv->request_class = request_class;
     srv->handler = Py_NewRef(handler);
     srv->app = app == Py_None ? NULL : Py_NewRef(app);
+    srv->router = router == Py_None ? NULL : Py_NewRef(router);
     srv->access_log = access_log == Py_None ? NULL : Py_NewRef(access_log);
     PyObject *logging = PyImport_ImportModule("logging");
     if (logging == NULL) {
@@ -533,6 +540,7 @@ static int server_traverse(PnServerObject *srv, visitproc visit, void *arg)
     Py_VISIT(Py_TYPE(srv));
     Py_VISIT(srv->handler);
     Py_VISIT(srv->app);
+    Py_VISIT(srv->router);
     Py_VISIT(srv->request_class);
     Py_VISIT(srv->access_log);
     Py_VISIT(srv->logger);
@@ -550,6 +558,7 @@ static int server_clear(PnServerObject *srv)
 {
     Py_CLEAR(srv->handler);
     Py_CLEAR(srv->app);
+    Py_CLEAR(srv->router);
     Py_CLEAR(srv->request_class);
     Py_CLEAR(srv->access_log);
     Py_CLEAR(srv->logger);
@@ -620,7 +629,7 @@ static PyGetSetDef server_getset[] = {
 
 static PyType_Slot server_slots[] = {
     {Py_tp_doc, "Server(handler, *, max_request_line, max_head, max_headers, max_body, "
-                "header_timeout, keep_alive_timeout, access_log, request_class, app)"},
+                "header_timeout, keep_alive_timeout, access_log, request_class, app, router)"},
     {Py_tp_new, server_new},
     {Py_tp_init, server_init},
     {Py_tp_dealloc, server_dealloc},

@@ -12,7 +12,9 @@
  *   documented in http1.h, offsets inside the input;
  * - the chunked decoder gives the same body, error and consumed count whole
  *   and split, hands out data only from the consumed range, and stops at the
- *   end of the message.
+ *   end of the message;
+ * - after a complete body (Content-Length or chunked) of a persistent request,
+ *   the bytes that follow are checked as the next pipelined request (up to 4).
  * Every buffer is its own heap allocation of the exact size, so an over-read
  * by one byte is reported.
  */
@@ -219,7 +221,8 @@ static void decode(const uint8_t *in, size_t n, size_t cut, const chunk_limits_t
     }
 }
 
-static void check_chunked(const uint8_t *in, size_t n, uint8_t ctl, uint64_t max_body)
+/* Decodes a chunked body whole and split; returns its length once complete, else -1. */
+static ssize_t check_chunked(const uint8_t *in, size_t n, uint8_t ctl, uint64_t max_body)
 {
     chunk_limits_t lim = {max_body, (ctl & 8) ? 16 : 0, (ctl & 16) ? 24 : 0};
     chunk_out_t a, b;
@@ -234,6 +237,41 @@ static void check_chunked(const uint8_t *in, size_t n, uint8_t ctl, uint64_t max
     }
     free(a.body);
     free(b.body);
+    return a.status == 0 ? (ssize_t)a.consumed : -1;
+}
+
+/* One request at in[0..n): the head checks, then its body. Returns the bytes it used, or -1. */
+static ssize_t one_message(const uint8_t *in, size_t n, uint8_t ctl, const pn_http1_limits_t *lim,
+                           unsigned *flags)
+{
+    static head_t whole, part;
+    const char *base;
+    parse(in, n, lim, &whole, &base);
+    check_wellformed(&whole, n, lim);
+    /* two prefixes derived from the control byte, plus the one-byte-short prefix */
+    size_t cuts[3] = {n ? (size_t)(ctl * 40503u) % n : 0, n ? (size_t)(ctl * 9973u) % n : 0,
+                      n ? n - 1 : 0};
+    for (int i = 0; i < 3; i++) {
+        parse(in, cuts[i], lim, &part, &base);
+        check_wellformed(&part, cuts[i], lim);
+        check_prefix(&whole, &part);
+    }
+    if (whole.r <= 0) {
+        return -1;
+    }
+    size_t head = (size_t)whole.r, rest = n - head;
+    *flags = whole.req.flags;
+    if (whole.req.method.len == 7 && memcmp(whole.req.method.base, "CONNECT", 7) == 0) {
+        *flags &= ~(unsigned)PN_REQ_KEEP_ALIVE; /* a tunnel: no next request */
+    }
+    if (whole.req.body_kind == PN_BODY_LENGTH) {
+        return whole.req.content_length <= rest ? (ssize_t)(head + whole.req.content_length) : -1;
+    }
+    if (whole.req.body_kind == PN_BODY_CHUNKED) {
+        ssize_t body = check_chunked(in + head, rest, ctl, lim->max_body);
+        return body < 0 ? -1 : (ssize_t)head + body;
+    }
+    return (ssize_t)head;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -242,24 +280,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     uint8_t ctl = data[0];
-    const uint8_t *in = data + 1;
-    size_t n = size - 1;
     pn_http1_limits_t lim = profile(ctl);
-    static head_t whole, part;
-    const char *base;
-
-    parse(in, n, &lim, &whole, &base);
-    check_wellformed(&whole, n, &lim);
-    /* two prefixes derived from the control byte, plus the one-byte-short prefix */
-    size_t cuts[3] = {n ? (size_t)(ctl * 40503u) % n : 0, n ? (size_t)(ctl * 9973u) % n : 0,
-                      n ? n - 1 : 0};
-    for (int i = 0; i < 3; i++) {
-        parse(in, cuts[i], &lim, &part, &base);
-        check_wellformed(&part, cuts[i], &lim);
-        check_prefix(&whole, &part);
-    }
-    if (whole.r > 0 && whole.req.body_kind == PN_BODY_CHUNKED) {
-        check_chunked(in + whole.r, n - (size_t)whole.r, ctl, lim.max_body);
+    size_t pos = 1;
+    /* pipelined requests, as the connection engine would see them */
+    for (int i = 0; i < 4 && pos < size; i++) {
+        unsigned flags = 0;
+        ssize_t used = one_message(data + pos, size - pos, (uint8_t)(ctl + i), &lim, &flags);
+        if (used < 0 || !(flags & PN_REQ_KEEP_ALIVE) || (flags & PN_REQ_UPGRADE)) {
+            break;
+        }
+        pos += (size_t)used;
     }
     return 0;
 }

@@ -47,6 +47,7 @@ PnConnObject *pn_conn_new(PnServerObject *srv, int fd)
     c->pending = NULL;
     c->body_waiter = NULL;
     c->drain_waiter = NULL;
+    c->stream_response = NULL;
     c->file_fd = -1;
     c->file_off = 0;
     c->file_left = 0;
@@ -394,13 +395,107 @@ static void access_log(PnConnObject *c, PyObject *req)
     Py_XDECREF(version);
 }
 
+/* Nothing of the current response has been written yet. */
+static int resp_pending(PnConnObject *c)
+{
+    return !c->closed && c->engine.state == PN_CONN_REQUEST && !c->engine.resp_started;
+}
+
+/* The current response was started but not finished. */
+static int resp_partial(PnConnObject *c)
+{
+    return !c->closed && c->engine.state == PN_CONN_REQUEST && c->engine.resp_started &&
+           !c->engine.resp_ended;
+}
+
+static void on_task_done(PyObject *owner, PnTaskObject *task);
+
+static void on_background_done(PyObject *owner, PnTaskObject *task)
+{
+    PyObject *r = pn_task_outcome(task);
+    if (r == NULL) {
+        pn_server_log_exception((PnServerObject *)owner, "Exception in background task");
+    }
+    Py_XDECREF(r);
+}
+
+/* Run response.background (if any) now that the response is written. */
+static void run_background(PnConnObject *c, PyObject *response)
+{
+    PnServerObject *srv = c->server;
+    PyObject *bg = PyObject_GetAttr(response, srv->st->str_background);
+    if (bg == NULL) {
+        PyErr_Clear();
+        return;
+    }
+    if (bg == Py_None) {
+        Py_DECREF(bg);
+        return;
+    }
+    PyObject *res = PyObject_CallNoArgs(bg);
+    Py_DECREF(bg);
+    if (res == NULL) {
+        pn_server_log_exception(srv, "Exception in background task");
+        return;
+    }
+    PyTypeObject *tp = Py_TYPE(res);
+    if (tp->tp_as_async != NULL && tp->tp_as_async->am_send != NULL) {
+        PyObject *loop = srv->loop ? Py_NewRef(srv->loop) : PyObject_CallNoArgs(srv->st->get_running_loop);
+        PyObject *ctx = loop ? PyContext_CopyCurrent() : NULL;
+        PnTaskObject *t = ctx ? pn_task_new(srv->st, loop, res, ctx, (PyObject *)srv,
+                                            on_background_done)
+                              : NULL;
+        Py_XDECREF(loop);
+        Py_XDECREF(ctx);
+        if (t == NULL) {
+            pn_server_log_exception(srv, "Cannot start background task");
+        } else {
+            pn_task_start(t);
+            Py_DECREF(t);
+        }
+    }
+    Py_DECREF(res);
+}
+
+/* A response object whose body Python streams itself (response._stream(request)). */
+static int start_stream(PnConnObject *c, PyObject *response)
+{
+    PnServerObject *srv = c->server;
+    PyObject *coro = PyObject_CallMethodOneArg(response, srv->st->str_stream, c->request);
+    if (coro == NULL) {
+        return -1;
+    }
+    PyObject *loop = srv->loop ? Py_NewRef(srv->loop) : PyObject_CallNoArgs(srv->st->get_running_loop);
+    PyObject *ctx = loop ? PyContext_CopyCurrent() : NULL;
+    PnTaskObject *t = ctx ? pn_task_new(srv->st, loop, coro, ctx, (PyObject *)c, on_task_done)
+                          : NULL;
+    Py_DECREF(coro);
+    Py_XDECREF(loop);
+    Py_XDECREF(ctx);
+    if (t == NULL) {
+        return -1;
+    }
+    if (c->pending != NULL) {
+        pn_task_disown((PnTaskObject *)c->pending);
+    }
+    Py_XSETREF(c->pending, (PyObject *)t);
+    c->stream_response = Py_NewRef(response);
+    int was = c->dispatching;
+    c->dispatching = 1; /* our caller flushes and resumes processing */
+    pn_task_start(t);
+    c->dispatching = was;
+    return 0;
+}
+
 /*
  * The handler finished. response is the object it produced, or NULL with an
- * exception set. Writes the response (or a 500) and clears the request.
+ * exception set. Writes the response (or a 500) and clears the request —
+ * unless the response streams its body from Python, which then runs first.
  */
 void pn_conn_handler_done(PnConnObject *c, PyObject *response)
 {
     PnServerObject *srv = c->server;
+    PyObject *finished = NULL; /* the response to run background tasks of */
     if (response == NULL) {
         if (PyErr_ExceptionMatches(srv->st->ClientDisconnect) ||
             PyErr_ExceptionMatches(srv->st->ProtocolError)) {
@@ -408,25 +503,44 @@ void pn_conn_handler_done(PnConnObject *c, PyObject *response)
         } else {
             pn_server_log_exception(srv, "Exception in request handler");
         }
-        if (!c->closed && !c->engine.resp_started) {
+        if (resp_pending(c)) {
             write_error(c, 500);
-        }
-        if (!c->closed && !c->engine.resp_ended) {
+        } else if (resp_partial(c)) {
             pn_conn_abort(&c->engine);
         }
-    } else if (c->streamed) {
-        /* The handler streamed its response itself (Request._start/_write/_end). */
-        if (!c->closed && c->engine.state == PN_CONN_REQUEST && !c->engine.resp_ended) {
-            PyErr_SetString(PyExc_RuntimeError, "handler returned before ending its response");
+    } else if (c->streamed || c->stream_response != NULL) {
+        /* The response was streamed through Request._start/_write/_end. */
+        if (resp_partial(c) || resp_pending(c)) {
+            PyErr_SetString(PyExc_RuntimeError, "response ended before its body was complete");
             pn_server_log_exception(srv, "Incomplete streamed response");
-            pn_conn_abort(&c->engine);
+            if (resp_pending(c)) {
+                write_error(c, 500);
+            } else {
+                pn_conn_abort(&c->engine);
+            }
         }
-    } else if (!c->closed && write_response(c, response) < 0) {
-        pn_server_log_exception(srv, "Invalid response from request handler");
-        if (!c->engine.resp_started) {
+        finished = c->stream_response;
+        c->stream_response = NULL;
+    } else if (!c->closed) {
+        PyObject *flag = PyObject_GetAttr(response, srv->st->str_streaming);
+        int streaming = flag != NULL && PyObject_IsTrue(flag) == 1;
+        Py_XDECREF(flag);
+        PyErr_Clear();
+        if (streaming && resp_pending(c)) {
+            if (start_stream(c, response) == 0) {
+                return; /* completes through on_task_done */
+            }
+            pn_server_log_exception(srv, "Cannot stream the response");
             write_error(c, 500);
+        } else if (write_response(c, response) < 0) {
+            pn_server_log_exception(srv, "Invalid response from request handler");
+            if (resp_pending(c)) {
+                write_error(c, 500);
+            } else if (resp_partial(c)) {
+                pn_conn_abort(&c->engine);
+            }
         } else {
-            pn_conn_abort(&c->engine);
+            finished = Py_NewRef(response);
         }
     }
     PyObject *req = c->request;
@@ -435,7 +549,9 @@ void pn_conn_handler_done(PnConnObject *c, PyObject *response)
         pn_task_disown((PnTaskObject *)c->pending);
         Py_CLEAR(c->pending);
     }
+    Py_CLEAR(c->stream_response);
     c->in_handler = 0;
+    c->streamed = 0;
     srv->active--;
     c->served++;
     if (req != NULL) {
@@ -446,11 +562,17 @@ void pn_conn_handler_done(PnConnObject *c, PyObject *response)
     if (c->body_waiter) {
         pn_conn_wake_waiter(c, srv->st->ClientDisconnect);
     }
+    if (finished != NULL) {
+        Py_INCREF(c);
+        run_background(c, finished);
+        Py_DECREF(finished);
+        Py_DECREF(c);
+    }
 }
 
 /* ---- driving handlers ---- */
 
-/* The HandlerTask of the current request finished. */
+/* The HandlerTask of the current request (handler or response stream) finished. */
 static void on_task_done(PyObject *owner, PnTaskObject *task)
 {
     PnConnObject *c = (PnConnObject *)owner;
@@ -712,6 +834,8 @@ static int conn_traverse(PnConnObject *c, visitproc visit, void *arg)
     Py_VISIT(c->request);
     Py_VISIT(c->pending);
     Py_VISIT(c->body_waiter);
+    Py_VISIT(c->drain_waiter);
+    Py_VISIT(c->stream_response);
     return 0;
 }
 
@@ -720,6 +844,8 @@ static int conn_clear(PnConnObject *c)
     Py_CLEAR(c->request);
     Py_CLEAR(c->pending);
     Py_CLEAR(c->body_waiter);
+    Py_CLEAR(c->drain_waiter);
+    Py_CLEAR(c->stream_response);
     Py_CLEAR(c->server);
     return 0;
 }

@@ -200,6 +200,9 @@ static int core_exec(PyObject *mod)
     INTERN(str_error, "error");
     INTERN(str_exc_info, "exc_info");
     INTERN(str_call_soon, "call_soon");
+    INTERN(str_background, "background");
+    INTERN(str_streaming, "_streaming");
+    INTERN(str_stream, "_stream");
     INTERN(str_throw, "throw");
     INTERN(str_asyncio_future_blocking, "_asyncio_future_blocking");
     PyObject *asyncio = PyImport_ImportModule("asyncio");
@@ -286,6 +289,9 @@ static int core_clear(PyObject *mod)
     Py_CLEAR(st->leave_task);
     Py_CLEAR(st->current_task);
     Py_CLEAR(st->str_call_soon);
+    Py_CLEAR(st->str_background);
+    Py_CLEAR(st->str_streaming);
+    Py_CLEAR(st->str_stream);
     Py_CLEAR(st->str_throw);
     Py_CLEAR(st->str_asyncio_future_blocking);
     Py_CLEAR(st->ClientDisconnect);

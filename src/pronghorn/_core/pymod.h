@@ -34,6 +34,7 @@ typedef struct {
     PyObject *str_set_result, *str_set_exception, *str_done, *str_cancel;
     PyObject *str_add_done_callback, *str_result, *str_error, *str_exc_info;
     PyObject *str_call_soon, *str_throw, *str_asyncio_future_blocking;
+    PyObject *str_background, *str_streaming, *str_stream;
     PyObject *get_running_loop; /* asyncio.get_running_loop */
 } pn_state_t;
 
@@ -69,6 +70,7 @@ typedef struct PnConnObject {
     uint64_t file_left;
     int in_handler;           /* a handler for the current request has not finished */
     int streamed;             /* the handler wrote its response through Request._start */
+    PyObject *stream_response;/* response object whose _stream() task is running, or NULL */
     double started;           /* monotonic time the current request started */
 } PnConnObject;
 

@@ -50,12 +50,14 @@ typedef struct {
 typedef struct {
     uint64_t hash;
     const char *key;       /* the run (slice of a pattern copy); NULL: empty slot */
-    uint32_t len;
+    uint16_t len;          /* <= PN_ROUTER_MAX_PATTERN */
+    uint8_t kinds;         /* bit k: param[k] is set */
     uint32_t from;         /* node the run leaves from */
     int32_t route_id;      /* route ending with this run, or NO_ROUTE */
-    uint8_t kinds;         /* bit k: param[k] is set */
     uint32_t param[PN_ROUTER_CONV_COUNT]; /* node after a parameter of kind k, or NO_NODE */
 } edge_t;
+
+_Static_assert(PN_ROUTER_MAX_PATTERN <= UINT16_MAX, "edge_t.len holds a run's length");
 
 struct pn_router {
     pn_router_allocator_t alloc;
@@ -469,7 +471,7 @@ static void tree_link(pn_router_t *r, const char *pat, const parsed_t *ps, int32
                 memset(e, 0, sizeof *e);
                 e->hash = h;
                 e->key = key;
-                e->len = it->len;
+                e->len = (uint16_t)it->len;
                 e->from = n;
                 e->route_id = NO_ROUTE;
                 r->nedges++;
@@ -652,24 +654,70 @@ static inline void set_param(pn_route_match_t *m, unsigned np, const char *v, si
     m->params[np].kind = (uint8_t)kind;
 }
 
-/* Position of the first '/' in p[i..len), or len. Eight bytes at a time. */
+/* Slash bits of the 8 bytes p[i..i+8), or of p[i..len) when fewer remain (len >= 8):
+ * bit 8j+7 is set iff p[i+j] == '/'. Reads only p[0..len). Little-endian only. */
+static inline uint64_t slash_bits(const char *p, size_t i, size_t len)
+{
+    const uint64_t lo7 = 0x7f7f7f7f7f7f7f7full;
+    size_t skip = 0;
+    if (len - i < 8) {
+        skip = 8 - (len - i);
+        i = len - 8;
+    }
+    uint64_t x = read64(p + i) ^ 0x2f2f2f2f2f2f2f2full; /* '/' bytes become 0 */
+    uint64_t t = ~(((x & lo7) + lo7) | x | lo7);
+    return t >> (8 * skip);
+}
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define SWAR 1
+#else
+#define SWAR 0
+#endif
+
+/* Position of the first '/' in p[i..len), or len. */
 static inline size_t find_slash(const char *p, size_t i, size_t len)
 {
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    const uint64_t ones = 0x0101010101010101ull;
-    while (len - i >= 8) {
-        uint64_t x = read64(p + i) ^ (ones * '/');
-        uint64_t t = (x - ones) & ~x & (ones << 7); /* lowest set bit marks the first '/' */
-        if (t != 0) {
-            return i + (size_t)(__builtin_ctzll(t) >> 3);
+    if (SWAR && len >= 8) {
+        while (i < len) {
+            uint64_t t = slash_bits(p, i, len);
+            if (t != 0) {
+                return i + (size_t)(__builtin_ctzll(t) >> 3);
+            }
+            i += 8;
         }
-        i += 8;
+        return len;
     }
-#endif
     while (i < len && p[i] != '/') {
         i++;
     }
     return i;
+}
+
+/* Counting the '/' at p[pos] as the first, finds the (up to) max-th '/' in p[pos..len):
+ * returns how many were found (1..max) and sets *after to the index just past the last. */
+static inline uint32_t nth_slash(const char *p, size_t pos, size_t len, uint32_t max,
+                                 size_t *after)
+{
+    uint32_t c = 1;
+    size_t k = pos + 1;
+    if (SWAR && len >= 8) {
+        for (size_t i = pos + 1; i < len && c < max; i += 8) {
+            for (uint64_t t = slash_bits(p, i, len); t != 0 && c < max; t &= t - 1) {
+                c++;
+                k = i + (size_t)(__builtin_ctzll(t) >> 3) + 1;
+            }
+        }
+    } else {
+        for (size_t i = pos + 1; i < len && c < max; i++) {
+            if (p[i] == '/') {
+                c++;
+                k = i + 1;
+            }
+        }
+    }
+    *after = k;
+    return c;
 }
 
 static int32_t match_node(const pn_router_t *r, uint32_t n, const char *path, size_t len,
@@ -711,16 +759,8 @@ static int32_t match_runs(const pn_router_t *r, uint32_t n, const char *path, si
 {
     const node_t *node = &r->nodes[n];
     /* k: end of the longest candidate run, just after its c-th slash. */
-    size_t k = pos + 1;
-    uint32_t c = 1;
-    while (c < node->max_slashes) {
-        size_t s = find_slash(path, k, len);
-        if (s == len) {
-            break;
-        }
-        c++;
-        k = s + 1;
-    }
+    size_t k;
+    uint32_t c = nth_slash(path, pos, len, node->max_slashes, &k);
     for (;;) {
         if (node->param_runs & slash_bit(c)) {
             const edge_t *e = edge_find(r, n, path + pos, k - pos);
@@ -768,8 +808,8 @@ static int32_t match_node(const pn_router_t *r, uint32_t n, const char *path, si
 int pn_router_match(const pn_router_t *r, const char *path, size_t len, pn_route_match_t *m)
 {
     m->nparams = 0;
-    if (len == 0 || r->nedges == 0) {
-        return PN_ROUTER_NOMATCH;
+    if (len == 0 || path[0] != '/' || r->nedges == 0) {
+        return PN_ROUTER_NOMATCH; /* every pattern starts with '/' */
     }
     /* A fully literal route is the best possible match: try it first. */
     const edge_t *e = edge_find(r, 0, path, len);
@@ -777,7 +817,7 @@ int pn_router_match(const pn_router_t *r, const char *path, size_t len, pn_route
         return e->route_id;
     }
     int32_t id = NO_ROUTE;
-    if (r->nodes[0].param_runs != 0 && path[0] == '/') {
+    if (r->nodes[0].param_runs != 0) {
         id = match_runs(r, 0, path, len, 0, m, 0);
     }
     if (id < 0) {

@@ -26,7 +26,11 @@ import threading
 from collections.abc import AsyncIterable, Awaitable, Iterable, Iterator
 from typing import Any, TypeVar
 
-import httpx
+try:
+    import httpx
+except ImportError as exc:  # pragma: no cover
+    raise ImportError(
+        "pronghorn.testclient needs httpx: pip install 'pronghorn[testclient]'") from exc
 
 from pronghorn import _core
 from pronghorn.app import Pronghorn
@@ -108,7 +112,10 @@ class _ResponseReader:
                 if not self._read_head():
                     return
             elif self._framing == "chunked":
-                body, _, done = _core.decode_chunked(self.buffer, max_body=_UNBOUNDED)
+                try:
+                    body, _, done = _core.decode_chunked(self.buffer, max_body=_UNBOUNDED)
+                except _core.ProtocolError as exc:
+                    raise httpx.RemoteProtocolError(f"invalid chunked response: {exc}") from exc
                 if done:
                     self.body, self.complete = body, True
                 return

@@ -473,6 +473,54 @@ static void test_wide_nodes(void)
     pn_router_free(r);
 }
 
+static void test_deep_runs(void)
+{
+    /* Runs with more than 63 slashes share the last bit of a node's slash mask. */
+    char pat[1024], path[1024];
+    size_t n = 0;
+    for (int i = 0; i < 70; i++) {
+        n += (size_t)sprintf(pat + n, "/s%d", i % 10);
+    }
+    memcpy(path, pat, n);
+    strcpy(pat + n, "/{x}");
+    strcpy(path + n, "/v");
+    pn_router_t *r = pn_router_new();
+    is_int(add(r, pat, 1), 0, "70-segment literal run before a parameter");
+    pat[n + 1] = '\0';
+    is_int(add(r, pat, 2), 0, "static sibling: same 70 segments and a trailing slash");
+    strcpy(pat + 3 * 64, "/{y}/{z:path}");
+    is_int(add(r, pat, 3), 0, "64-segment run, parameter, catch-all");
+    expect(r, path, 1, "v", NULL);
+    path[n + 1] = '\0';
+    expect(r, path, 2, NULL);
+    strcpy(path + 3 * 64, "/zz/q/r");
+    expect(r, path, 3, "zz", "q/r", NULL);
+    path[3 * 64 + 1] = '\0';
+    expect(r, path, PN_ROUTER_NOMATCH, NULL);
+    pn_router_free(r);
+
+    /* Slashes at every offset around the 8-byte words used for scanning. */
+    r = pn_router_new();
+    is_int(add(r, "/{a}/{b}/{c}/{d}", 1), 0, "four parameters");
+    int bad = 0;
+    for (int a = 1; a < 12; a++) {
+        for (int b = 1; b < 12; b++) {
+            char q[64];
+            snprintf(q, sizeof q, "/%.*s/%.*s/c/%.*s", a, "aaaaaaaaaaaa", b, "bbbbbbbbbbbb", a,
+                     "dddddddddddd");
+            pn_route_match_t m;
+            const char *at;
+            int id = match_at_guard(r, q, strlen(q), &m, &at);
+            bad += id != 1 || m.params[0].value.len != (size_t)a ||
+                   m.params[1].value.len != (size_t)b || m.params[2].value.len != 1 ||
+                   m.params[3].value.len != (size_t)a ||
+                   m.params[3].value.base + a != at + strlen(q);
+        }
+    }
+    ok(bad == 0, "segment ends found at every word offset");
+    pn_router_free(r);
+}
+
 static void test_many_routes(void)
 {
     enum { N = 10000 };
@@ -744,6 +792,7 @@ int main(void)
     test_backtracking();
     test_splits();
     test_wide_nodes();
+    test_deep_runs();
     test_many_routes();
     test_allocation_failures();
     test_differential();

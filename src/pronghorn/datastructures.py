@@ -15,13 +15,13 @@ Must not know about: the engine's request object or sockets.
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple, Union
 from urllib.parse import SplitResult, urlencode, urlsplit
 
 from pronghorn import _core
-from pronghorn.responses import _BAD_VALUE, _TOKEN
 
 __all__ = ["Address", "Headers", "MutableHeaders", "QueryParams", "State", "URL"]
 
@@ -161,6 +161,10 @@ class URL:
 
 RawHeaders = list[tuple[bytes, bytes]]
 
+# RFC 9110 §5.1 field-name = token; §5.5 field-value: no CR, LF or NUL.
+HEADER_NAME = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+BAD_HEADER_VALUE = re.compile(rb"[\r\n\x00]")
+
 
 def _name_key(name: str) -> bytes:
     return name.lower().encode("latin-1")
@@ -170,9 +174,9 @@ def _encode_field(name: str, value: str) -> tuple[bytes, bytes]:
     """Validate and encode one header field (RFC 9110 §5.1, §5.5)."""
     bname = _name_key(name)
     bvalue = value.encode("latin-1")
-    if _TOKEN.fullmatch(bname) is None:
+    if HEADER_NAME.fullmatch(bname) is None:
         raise ValueError(f"invalid header name: {name!r}")
-    if _BAD_VALUE.search(bvalue) is not None:
+    if BAD_HEADER_VALUE.search(bvalue) is not None:
         raise ValueError(f"invalid header value for {name!r}: CR, LF and NUL are not allowed")
     return bname, bvalue
 

@@ -7,17 +7,15 @@ the Starlette-shaped API on top: ``headers``, ``query_params``, ``cookies``,
 primitive, ``_read()``.
 
 Invariants: nothing here runs unless a handler touches it; each derived
-value is computed once and cached in the instance ``__dict__``
-(``functools.cached_property``). Percent-decoding and Cookie parsing are the
-engine's (``_core.parse_query``, ``_core.parse_cookies``); the Host header
+value is computed once and cached in the instance ``__dict__`` (``_lazy``).
+Percent-decoding and Cookie parsing are the engine's (``_core.parse_query``, ``_core.parse_cookies``); the Host header
 was validated by the engine's parser (at most one, ``host[:port]``).
 
 Must not know about: routing, responses, sockets.
 """
 from __future__ import annotations
 
-from functools import cached_property
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Callable, Generic, TypeVar
 
 import msgspec
 
@@ -35,6 +33,24 @@ _engine_client = _core.Request.client
 
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 
+T = TypeVar("T")
+
+
+class _lazy(Generic[T]):
+    """``functools.cached_property`` without its per-access lock on Python 3.11 (3x faster
+    first access). A non-data descriptor: once cached, the instance dict answers."""
+
+    def __init__(self, func: Callable[[Any], T]) -> None:
+        self.func = func
+        self.name = func.__name__
+        self.__doc__ = func.__doc__
+
+    def __get__(self, instance: Any, owner: type | None = None) -> T:
+        if instance is None:
+            return self  # type: ignore[return-value]
+        value = instance.__dict__[self.name] = self.func(instance)
+        return value
+
 
 class Request(_core.Request):
     """An HTTP request. ``method``, ``path`` (percent-decoded), ``raw_path``,
@@ -44,12 +60,12 @@ class Request(_core.Request):
 
     # ---- head ----------------------------------------------------------------
 
-    @cached_property
+    @_lazy
     def headers(self) -> Headers:
         """Case-insensitive, read-only view of the header fields (latin-1 strings)."""
         return Headers(raw=self.raw_headers)
 
-    @cached_property
+    @_lazy
     def query_params(self) -> QueryParams:
         """The query string as a multi-dict: ``+`` is a space, blank values kept.
 
@@ -60,7 +76,7 @@ class Request(_core.Request):
         except ValueError as exc:
             raise HTTPException(400, f"Invalid query string: {exc}") from exc
 
-    @cached_property
+    @_lazy
     def cookies(self) -> dict[str, str]:
         """Cookies from the ``Cookie`` header(s), parsed leniently like browsers do.
 
@@ -73,13 +89,13 @@ class Request(_core.Request):
             return {}
         return _core.parse_cookies(values[0] if len(values) == 1 else b"; ".join(values))
 
-    @cached_property
+    @_lazy
     def client(self) -> Address | None:  # type: ignore[override]
         """``Address(host, port)`` of the peer, or None when unknown."""
         peer = _engine_client.__get__(self)
         return None if peer is None else Address(*peer)
 
-    @cached_property
+    @_lazy
     def url(self) -> URL:
         """The full URL: scheme, Host (or the server address), raw path and query."""
         url = f"{self.scheme}://{self._authority}{self.raw_path.decode('latin-1')}"
@@ -88,12 +104,12 @@ class Request(_core.Request):
             url = f"{url}?{query.decode('latin-1')}"
         return URL(url)
 
-    @cached_property
+    @_lazy
     def base_url(self) -> URL:
         """The URL of the application root: ``scheme://host/``."""
         return URL(f"{self.scheme}://{self._authority}/")
 
-    @cached_property
+    @_lazy
     def _authority(self) -> str:
         for name, value in self.raw_headers:
             if name == b"host":
@@ -110,7 +126,7 @@ class Request(_core.Request):
             return host
         return f"{host}:{port}"
 
-    @cached_property
+    @_lazy
     def state(self) -> State:
         """Per-request attribute bag for your own data (``request.state.user = ...``)."""
         return State()

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterable, Awaitable, Iterable, Iterator
+from collections.abc import Awaitable, Iterable, Iterator
 from typing import Any, TypeVar
 
 try:
@@ -76,14 +76,7 @@ def _body_pieces(request: httpx.Request) -> Iterator[bytes]:
 
 async def _abody_pieces(request: httpx.Request) -> list[bytes]:
     chunked = _is_chunked(request)
-    stream = request.stream
-    pieces = []
-    if isinstance(stream, AsyncIterable):
-        async for part in stream:
-            if part:
-                pieces.append(_frame(part, chunked))
-    else:
-        pieces.extend(_frame(part, chunked) for part in stream if part)  # type: ignore[union-attr]
+    pieces = [_frame(part, chunked) async for part in request.stream if part]  # type: ignore
     if chunked:
         pieces.append(b"0\r\n\r\n")
     return pieces

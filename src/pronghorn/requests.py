@@ -8,8 +8,9 @@ primitive, ``_read()``.
 
 Invariants: nothing here runs unless a handler touches it; each derived
 value is computed once and cached in the instance ``__dict__`` (``_lazy``).
-Percent-decoding and Cookie parsing are the engine's (``_core.parse_query``, ``_core.parse_cookies``); the Host header
-was validated by the engine's parser (at most one, ``host[:port]``).
+Percent-decoding and Cookie parsing are the engine's (``_core.parse_query``,
+``_core.parse_cookies``); the Host header was validated by the engine's
+parser (at most one, ``host[:port]``).
 
 Must not know about: routing, responses, sockets.
 """

@@ -1,158 +1,134 @@
-"""The application object: route registration, dispatch and lifespan hooks.
+"""The application: routes, exception handlers, middleware, lifespan, state.
 
-Owns: the table of routes, the per-request entry point ``Pronghorn._handle``
-that the engine calls, conversion of handler results into responses, and
-the startup/shutdown hooks that the server runs.
+Owns: ``Pronghorn`` — registration (it is an ``APIRouter`` whose routes go
+straight into the app's C route table), the per-request entry point
+``_handle`` (404, 405 with ``Allow``, trailing-slash redirects, mounts,
+function middleware), exception handling (``HTTPException``, validation
+errors, ``exception_handler`` registrations, 500 for the rest) and the
+lifespan (``lifespan=`` context manager, ``on_startup``/``on_shutdown``).
 
-Invariants: everything about a handler (sync or async, whether it wants the
-request, which path parameters it takes) is decided once, at registration;
-the per-request path does dictionary look-ups and one call, and creates a
-coroutine only for ``async def`` handlers. ``_handle`` never raises for a
-handler's error: it logs it and answers 500.
+Invariants: a routed request on an app without middleware never reaches
+``_handle`` — the server's C fast path calls the route's compiled endpoint
+directly (``engine_options``); ``_handle`` is the same dispatch in Python and
+is what middleware wraps. Exceptions never escape a handler's call: they
+become the response of the matching exception handler.
 
-Must not know about: sockets, HTTP framing, the event loop (the engine
-drives the coroutines ``_handle`` returns).
-
-Path matching lives in ``_compile_path``/``_match_dynamic`` only: it is a
-stopgap until the C radix router takes over.
+Must not know about: sockets, HTTP framing, the event loop's internals.
 """
 
 from __future__ import annotations
 
-import functools
+import contextlib
 import inspect
 import logging
-import re
 import traceback
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from typing import Any, TypeVar
+from typing import Any
 
-from pronghorn._core import ClientDisconnect
-from pronghorn.exceptions import HTTPException, http_exception_response
-from pronghorn.responses import JSONResponse, PlainTextResponse, Response, json_response
+from pronghorn.datastructures import State
+from pronghorn.endpoints import compile_endpoint
+from pronghorn.exceptions import HTTPException, RequestValidationError, http_exception_response
+from pronghorn.requests import ClientDisconnect
+from pronghorn.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from pronghorn.routing import APIRouter, Mount, Route, RouteTable
 
 __all__ = ["Pronghorn"]
 
 logger = logging.getLogger("pronghorn.error")
 
-Handler = Callable[..., Any]
-HandlerT = TypeVar("HandlerT", bound=Handler)
 Hook = Callable[[], Any]
-
-_PARAM = re.compile(r"{([^{}]*)}")
-
-
-class Route:
-    """One handler bound to one path and a set of methods (decided at registration)."""
-
-    __slots__ = ("path", "methods", "endpoint", "is_async", "wants_request", "param_names",
-                 "pass_params")
-
-    def __init__(self, path: str, methods: Sequence[str], endpoint: Handler,
-                 param_names: tuple[str, ...]) -> None:
-        self.path = path
-        self.methods = tuple(methods)
-        self.endpoint = endpoint
-        self.is_async = _is_async_callable(endpoint)
-        self.param_names = param_names
-        self.wants_request, self.pass_params = _plan_call(endpoint, path, param_names)
+ExceptionHandler = Callable[[Any, Exception], Any]
+Middleware = Callable[[Any, Callable[[Any], Awaitable[Response]]], Awaitable[Response]]
 
 
-class _PathEntry:
-    """The routes registered for one path pattern, keyed by method."""
-
-    __slots__ = ("path", "methods", "allow", "regex")
-
-    def __init__(self, path: str, regex: re.Pattern[str] | None) -> None:
-        self.path = path
-        self.regex = regex
-        self.methods: dict[str, Route] = {}
-        self.allow = ""
+def validation_error_response(request: Any, exc: RequestValidationError) -> Response:
+    """FastAPI's 422 body: ``{"detail": [{"type", "loc", "msg", "input"}, ...]}``."""
+    return JSONResponse({"detail": exc.errors()}, 422)
 
 
-class Pronghorn:
+class Pronghorn(APIRouter):
     """A pronghorn application.
 
     >>> app = Pronghorn()
-    >>> @app.get("/")
-    ... def index():
-    ...     return {"hello": "world"}
+    >>> @app.get("/users/{user_id}")
+    ... async def get_user(user_id: int):
+    ...     return {"user_id": user_id}
 
-    Handlers may be ``def`` or ``async def``. Their return value is sent as
-    is when it is a :class:`Response`, as raw bytes for ``bytes``, and as
-    JSON (msgspec) otherwise. ``{name}`` segments of the path are passed as
-    ``str`` keyword arguments; a parameter named ``request`` (or annotated
-    ``Request``) receives the request object.
+    ``def`` handlers run inline on the event loop unless the route says
+    ``threaded=True`` or the app ``sync_handlers="threadpool"``.
     """
 
     def __init__(
         self,
         *,
         debug: bool = False,
+        routes: Sequence[Route | Mount] | None = None,
+        exception_handlers: dict[Any, ExceptionHandler] | None = None,
         on_startup: Iterable[Hook] | None = None,
         on_shutdown: Iterable[Hook] | None = None,
+        lifespan: Callable[[Pronghorn], contextlib.AbstractAsyncContextManager[Any]] | None = None,
+        sync_handlers: str = "inline",
+        redirect_slashes: bool = True,
+        **defaults: Any,
     ) -> None:
+        if sync_handlers not in ("inline", "threadpool"):
+            raise ValueError("sync_handlers must be 'inline' or 'threadpool'")
         self.debug = debug
+        self.sync_handlers = sync_handlers
+        self.redirect_slashes = redirect_slashes
+        self.state = State()
         self.on_startup: list[Hook] = list(on_startup or ())
         self.on_shutdown: list[Hook] = list(on_shutdown or ())
-        self.routes: list[Route] = []
-        self._static: dict[str, _PathEntry] = {}
-        self._dynamic: list[_PathEntry] = []
+        self.lifespan_context = lifespan
+        self._lifespan_cm: contextlib.AbstractAsyncContextManager[Any] | None = None
+        self._exception_handlers: dict[Any, ExceptionHandler] = dict(exception_handlers or {})
+        self._middleware: list[Middleware] = []
+        self._table = RouteTable(lambda route: compile_endpoint(route, self))
+        self._dispatch: Callable[[Any], Any] = self._route
+        super().__init__(routes=routes, **defaults)
 
     # ---- registration -------------------------------------------------
 
-    def add_route(self, path: str, endpoint: Handler, methods: Iterable[str] = ("GET",)) -> Route:
-        """Register ``endpoint`` for ``path`` and ``methods``; GET also answers HEAD."""
-        methods = [m.upper() for m in methods]
-        if not methods:
-            raise ValueError("a route needs at least one method")
-        regex, param_names = _compile_path(path)
-        route = Route(path, methods, endpoint, param_names)
-        entry = self._static.get(path) if regex is None else next(
-            (e for e in self._dynamic if e.path == path), None)
-        if entry is None:
-            entry = _PathEntry(path, regex)
-            if regex is None:
-                self._static[path] = entry
-            else:
-                self._dynamic.append(entry)
-        for method in methods:
-            existing = entry.methods.get(method)
-            if existing is not None and method in existing.methods:  # not an implicit HEAD
-                raise ValueError(f"route {method} {path} is already registered")
-        for method in methods:
-            entry.methods[method] = route
-        if "GET" in methods and "HEAD" not in entry.methods:
-            entry.methods["HEAD"] = route
-        entry.allow = ", ".join(entry.methods)
+    def _add(self, route: Route | Mount) -> None:
+        if isinstance(route, Mount):
+            self._table.core.add(route.path, route)
+            self._table.core.add(route.path + "/{__mount_path:path}", route)
+        else:
+            self._table.add(route)
         self.routes.append(route)
-        return route
 
-    def route(self, path: str, methods: Iterable[str] = ("GET",)) -> Callable[[HandlerT], HandlerT]:
-        """Decorator form of :meth:`add_route`."""
+    def exception_handler(self, exc_class_or_status: type[Exception] | int
+                          ) -> Callable[[ExceptionHandler], ExceptionHandler]:
+        """Decorator: ``handler(request, exc)`` answers ``exc_class_or_status``."""
 
-        def decorator(endpoint: HandlerT) -> HandlerT:
-            self.add_route(path, endpoint, methods)
-            return endpoint
+        def decorator(handler: ExceptionHandler) -> ExceptionHandler:
+            self.add_exception_handler(exc_class_or_status, handler)
+            return handler
 
         return decorator
 
-    def get(self, path: str) -> Callable[[HandlerT], HandlerT]:
-        return self.route(path, ("GET",))
+    def add_exception_handler(self, exc_class_or_status: type[Exception] | int,
+                              handler: ExceptionHandler) -> None:
+        self._exception_handlers[exc_class_or_status] = handler
 
-    def post(self, path: str) -> Callable[[HandlerT], HandlerT]:
-        return self.route(path, ("POST",))
+    def middleware(self, kind: str) -> Callable[[Middleware], Middleware]:
+        """``@app.middleware("http") async def m(request, call_next): ...``"""
+        if kind != "http":
+            raise ValueError('only "http" middleware is supported')
 
-    def put(self, path: str) -> Callable[[HandlerT], HandlerT]:
-        return self.route(path, ("PUT",))
+        def decorator(func: Middleware) -> Middleware:
+            self.add_http_middleware(func)
+            return func
 
-    def delete(self, path: str) -> Callable[[HandlerT], HandlerT]:
-        return self.route(path, ("DELETE",))
+        return decorator
 
-    def patch(self, path: str) -> Callable[[HandlerT], HandlerT]:
-        return self.route(path, ("PATCH",))
-
-    # ---- lifespan -----------------------------------------------------
+    def add_http_middleware(self, func: Middleware) -> None:
+        """Wrap the app in ``func(request, call_next)``; the last added runs first."""
+        self._middleware.append(func)
+        dispatch = self._route
+        for middleware in self._middleware:
+            dispatch = _wrap(middleware, dispatch)
+        self._dispatch = dispatch
 
     def add_event_handler(self, event: str, func: Hook) -> None:
         """Add a startup or shutdown hook (sync function or coroutine function)."""
@@ -163,15 +139,32 @@ class Pronghorn:
         else:
             raise ValueError(f"unknown event {event!r}: expected 'startup' or 'shutdown'")
 
+    def on_event(self, event: str) -> Callable[[Hook], Hook]:
+        def decorator(func: Hook) -> Hook:
+            self.add_event_handler(event, func)
+            return func
+
+        return decorator
+
+    # ---- lifespan -----------------------------------------------------
+
     async def startup(self) -> None:
-        """Run the startup hooks in order; the first failure propagates."""
+        """Enter the lifespan context (its yielded mapping updates ``app.state``),
+        then run the startup hooks in order; the first failure propagates."""
+        if self.lifespan_context is not None:
+            cm = self.lifespan_context(self)
+            state = await cm.__aenter__()
+            self._lifespan_cm = cm
+            if state:
+                for key, value in dict(state).items():
+                    setattr(self.state, key, value)
         for hook in self.on_startup:
             result = hook()
             if inspect.isawaitable(result):
                 await result
 
     async def shutdown(self) -> None:
-        """Run every shutdown hook in order; failures are logged, not raised."""
+        """Run every shutdown hook, then leave the lifespan context; failures are logged."""
         for hook in self.on_shutdown:
             try:
                 result = hook()
@@ -179,180 +172,115 @@ class Pronghorn:
                     await result
             except Exception:
                 logger.exception("Error in shutdown hook %r", hook)
+        cm, self._lifespan_cm = self._lifespan_cm, None
+        if cm is not None:
+            try:
+                await cm.__aexit__(None, None, None)
+            except Exception:
+                logger.exception("Error in lifespan shutdown")
 
-    # ---- per request --------------------------------------------------
+    # ---- serving --------------------------------------------------------
 
-    def _handle(self, request: Any) -> Response | Awaitable[Response]:
+    def engine_options(self) -> dict[str, Any]:
+        """Keyword arguments for ``pronghorn._core.Server`` serving this app."""
+        return {
+            "app": self,
+            # Without middleware the C router calls routed endpoints directly.
+            "router": None if self._middleware else self._table.core,
+        }
+
+    def _handle(self, request: Any) -> Any:
         """The engine's entry point: a Response, or a coroutine resolving to one."""
-        entry = self._static.get(request.path)
-        if entry is None:
-            found = _match_dynamic(self._dynamic, request.path)
-            if found is None:
-                return JSONResponse({"detail": "Not Found"}, 404)
-            entry, params = found
-            request.path_params = params
-        else:
-            params = None
-        route = entry.methods.get(request.method)
-        if route is None:
-            return JSONResponse({"detail": "Method Not Allowed"}, 405, {"allow": entry.allow})
-        try:
-            if params is None or not route.pass_params:
-                if route.wants_request:
-                    result = route.endpoint(request=request)
-                else:
-                    result = route.endpoint()
-            else:
-                if route.pass_params is not True:
-                    params = {name: params[name] for name in route.pass_params}
-                if route.wants_request:
-                    result = route.endpoint(request=request, **params)
-                else:
-                    result = route.endpoint(**params)
-            if route.is_async:
-                return self._finish(result, request)
-            if isinstance(result, Response):
-                return result
-            return _to_response(result)
-        except Exception as exc:
-            return self._error_response(exc, request)
+        return self._dispatch(request)
 
-    async def _finish(self, coro: Awaitable[Any], request: Any) -> Response:
-        """Await an async handler's coroutine and convert its result."""
-        try:
-            result = await coro
-            if isinstance(result, Response):
-                return result
-            return _to_response(result)
-        except Exception as exc:
-            return self._error_response(exc, request)
+    def _route(self, request: Any) -> Any:
+        return self._resolve(request, request.path, True)
 
-    def _error_response(self, exc: BaseException, request: Any) -> Response:
+    def _resolve(self, request: Any, path: str, top: bool) -> Any:
+        """Find and call what answers ``path`` (relative to this app's mount point)."""
+        found = self._table.match(path)
+        if found is None:
+            if top:
+                return self._not_found(request, path)
+            return self._exception_response(request, HTTPException(404))
+        target, params = found
+        if isinstance(target, Mount):
+            return self._mounted(request, target, params)
+        request.path_params = params
+        call = target.get(request.method)
+        if call is None:
+            exc = HTTPException(405, headers={"allow": self._table.allow_header(target)})
+            return self._exception_response(request, exc)
+        return call(request)
+
+    def _not_found(self, request: Any, path: str) -> Any:
+        if self.redirect_slashes and path != "/":
+            other = path[:-1] if path.endswith("/") else path + "/"
+            found = self._table.match(other)
+            if found is not None and not isinstance(found[0], Mount):
+                url = request.url.replace(path=other)
+                return RedirectResponse(str(url))
+        return self._exception_response(request, HTTPException(404))
+
+    def _mounted(self, request: Any, mount: Mount, params: dict[str, Any]) -> Any:
+        app = mount.app
+        if isinstance(app, Pronghorn):
+            sub = "/" + params.get("__mount_path", "")
+            request.__dict__["root_path"] = request.__dict__.get("root_path", "") + mount.path
+            return app._resolve(request, sub, False)
+        from pronghorn.asgi import call_asgi_app  # ASGI apps: run through the ASGI bridge
+
+        return call_asgi_app(app, request, mount.path)
+
+    # ---- errors -----------------------------------------------------------
+
+    def _exception_response(self, request: Any, exc: Exception) -> Any:
+        """The response for ``exc`` raised while handling ``request`` (may be a coroutine)."""
+        handler = None
         if isinstance(exc, HTTPException):
+            handler = self._exception_handlers.get(exc.status_code)
+        if handler is None:
+            for cls in type(exc).__mro__:
+                handler = self._exception_handlers.get(cls)
+                if handler is not None:
+                    break
+        if handler is not None:
+            try:
+                return handler(request, exc)
+            except Exception as inner:
+                exc = inner
+        elif isinstance(exc, HTTPException):
             return http_exception_response(exc)
-        if isinstance(exc, ClientDisconnect):
-            # The engine has answered already (e.g. 413) or the peer is gone:
-            # this response is never sent.
+        elif isinstance(exc, RequestValidationError):
+            return validation_error_response(request, exc)
+        elif isinstance(exc, ClientDisconnect):
+            # The engine has answered already (e.g. 413) or the peer is gone.
             logger.debug("Client disconnected during %s %s", request.method, request.path)
             return PlainTextResponse("Client Disconnected", 400)
-        logger.error(
-            "Exception in handler for %s %s", getattr(request, "method", "?"),
-            getattr(request, "path", "?"), exc_info=exc,
-        )
+        logger.error("Exception in handler for %s %s", getattr(request, "method", "?"),
+                     getattr(request, "path", "?"), exc_info=exc)
         # Kept on the request so that TestClient(raise_server_exceptions=True) can re-raise it.
         request.__dict__["_server_exception"] = exc
+        handler = self._exception_handlers.get(500) or self._exception_handlers.get(Exception)
+        if handler is not None and not isinstance(exc, HTTPException):
+            with contextlib.suppress(Exception):
+                return handler(request, exc)
         if self.debug:
-            text = "".join(traceback.format_exception(exc))
-            return PlainTextResponse(text, 500)
+            return PlainTextResponse("".join(traceback.format_exception(exc)), 500)
         return PlainTextResponse("Internal Server Error", 500)
 
 
-def _to_response(result: Any) -> Response:
-    """Convert a non-Response handler result: bytes as is, anything else as JSON."""
-    if isinstance(result, (bytes, bytearray, memoryview)):
-        return Response(result, media_type="application/octet-stream")
-    return json_response(result)
+def _wrap(middleware: Middleware, inner: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """One function middleware around ``inner`` (which returns a Response or a coroutine)."""
 
+    async def call_next(request: Any) -> Response:
+        response = inner(request)
+        if inspect.isawaitable(response):
+            response = await response
+        return response
 
-# ---- registration-time analysis --------------------------------------------
+    async def dispatch(request: Any) -> Response:
+        return await middleware(request, call_next)
 
+    return dispatch
 
-def _is_async_callable(obj: Any) -> bool:
-    while isinstance(obj, functools.partial):
-        obj = obj.func
-    if inspect.iscoroutinefunction(obj):
-        return True
-    if inspect.isfunction(obj) or inspect.ismethod(obj):
-        return False
-    return inspect.iscoroutinefunction(getattr(obj, "__call__", None))  # callable instance
-
-
-def _is_request_annotation(annotation: Any) -> bool:
-    if isinstance(annotation, str):
-        return annotation.rpartition(".")[2] == "Request"
-    return isinstance(annotation, type) and annotation.__name__ == "Request"
-
-
-def _plan_call(endpoint: Handler, path: str,
-               param_names: tuple[str, ...]) -> tuple[bool, bool | tuple[str, ...]]:
-    """Decide how to call ``endpoint``: (wants_request, path params to pass).
-
-    The second item is True (pass all path parameters), False (none) or the
-    tuple of names the handler accepts.
-    """
-    try:
-        signature = inspect.signature(endpoint)
-    except (TypeError, ValueError):  # some builtins have no signature
-        return False, bool(param_names)
-    wants_request = False
-    accepted: list[str] = []
-    takes_var_kw = False
-    for name, param in signature.parameters.items():
-        if param.kind is inspect.Parameter.VAR_KEYWORD:
-            takes_var_kw = True
-            continue
-        if param.kind is inspect.Parameter.VAR_POSITIONAL:
-            continue
-        if name == "request" or _is_request_annotation(param.annotation):
-            if param.kind is inspect.Parameter.POSITIONAL_ONLY or name != "request":
-                raise TypeError(
-                    f"handler {endpoint!r} for {path}: the request parameter must be named "
-                    "'request' and accept a keyword argument"
-                )
-            wants_request = True
-        elif name in param_names and param.kind is not inspect.Parameter.POSITIONAL_ONLY:
-            accepted.append(name)
-        elif param.default is inspect.Parameter.empty:
-            raise TypeError(
-                f"handler {endpoint!r} for {path}: parameter {name!r} is neither a path "
-                "parameter nor 'request' and has no default"
-            )
-    if takes_var_kw or len(accepted) == len(param_names):
-        return wants_request, bool(param_names)
-    return wants_request, tuple(accepted) if accepted else False
-
-
-# ---- path matching (temporary: replaced by the C radix router) -------------
-
-
-def _compile_path(path: str) -> tuple[re.Pattern[str] | None, tuple[str, ...]]:
-    """Compile a route path: (None, ()) for a static path, else a regex and the names.
-
-    ``{name}`` matches one non-empty path segment (no ``/``).
-    """
-    if not path.startswith("/"):
-        raise ValueError(f"route path must start with '/': {path!r}")
-    names = _PARAM.findall(path)
-    if not names:
-        if "{" in path or "}" in path:
-            raise ValueError(f"unbalanced braces in route path {path!r}")
-        return None, ()
-    pattern = ["^"]
-    pos = 0
-    for match in _PARAM.finditer(path):
-        name = match.group(1)
-        if not name.isidentifier():
-            raise ValueError(f"invalid parameter name {name!r} in route path {path!r}")
-        literal = path[pos:match.start()]
-        if "{" in literal or "}" in literal:
-            raise ValueError(f"unbalanced braces in route path {path!r}")
-        pattern.append(re.escape(literal))
-        pattern.append(f"(?P<{name}>[^/]+)")
-        pos = match.end()
-    tail = path[pos:]
-    if "{" in tail or "}" in tail:
-        raise ValueError(f"unbalanced braces in route path {path!r}")
-    pattern.append(re.escape(tail))
-    pattern.append("$")
-    if len(set(names)) != len(names):
-        raise ValueError(f"duplicate parameter name in route path {path!r}")
-    return re.compile("".join(pattern)), tuple(names)
-
-
-def _match_dynamic(entries: list[_PathEntry], path: str) -> tuple[_PathEntry, dict[str, str]] | None:
-    """The first parametrised path matching ``path``, with its parameters."""
-    for entry in entries:
-        match = entry.regex.match(path)  # type: ignore[union-attr]
-        if match is not None:
-            return entry, match.groupdict()
-    return None

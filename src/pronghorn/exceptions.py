@@ -4,6 +4,8 @@ Owns: ``HTTPException`` (FastAPI semantics: ``detail`` is any JSON-encodable
 value and defaults to the status phrase; the answer is ``{"detail": ...}``)
 and ``http_exception_response``, the one place that turns it into a
 response. The app calls it when a handler raises; nothing else should.
+``RequestValidationError`` carries FastAPI-shaped error dicts (``type``,
+``loc``, ``msg``, ``input``) for the app's 422 answer.
 
 Must not know about: the engine or routing.
 """
@@ -16,7 +18,7 @@ from typing import Any
 
 from pronghorn.responses import JSONResponse, Response
 
-__all__ = ["HTTPException", "http_exception_response"]
+__all__ = ["HTTPException", "RequestValidationError", "http_exception_response"]
 
 
 def _phrase(status_code: int) -> str:
@@ -54,3 +56,23 @@ def http_exception_response(exc: HTTPException) -> Response:
     if status < 200 or status in (204, 304):
         return Response(b"", status, exc.headers)
     return JSONResponse({"detail": exc.detail}, status, exc.headers)
+
+
+class RequestValidationError(ValueError):
+    """Request data that does not validate: answered 422 with FastAPI's body,
+    ``{"detail": [{"type", "loc", "msg", "input", ...}, ...]}``."""
+
+    def __init__(self, errors: list[dict[str, Any]], *, body: Any = None) -> None:
+        super().__init__(errors)
+        self._errors = errors
+        self.body = body
+
+    def errors(self) -> list[dict[str, Any]]:
+        return self._errors
+
+    def __str__(self) -> str:
+        lines = [f"{len(self._errors)} validation error(s):"]
+        for error in self._errors:
+            loc = " -> ".join(str(part) for part in error.get("loc", ()))
+            lines.append(f"  {loc}: {error.get('msg')}")
+        return "\n".join(lines)

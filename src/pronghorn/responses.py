@@ -17,13 +17,27 @@ and 304 responses. This module must not know about sockets or the engine.
 
 from __future__ import annotations
 
+import http.cookies
 import re
 from collections.abc import Iterable, Mapping
+from datetime import datetime
+from email.utils import format_datetime
 from typing import Any, ClassVar, Union
+from urllib.parse import quote
 
 import msgspec
 
-__all__ = ["HTMLResponse", "JSONResponse", "PlainTextResponse", "Response"]
+from pronghorn.datastructures import MutableHeaders
+
+__all__ = [
+    "FileResponse",
+    "HTMLResponse",
+    "JSONResponse",
+    "PlainTextResponse",
+    "RedirectResponse",
+    "Response",
+    "StreamingResponse",
+]
 
 HeaderPart = Union[str, bytes]
 HeadersArg = Union[Mapping[HeaderPart, HeaderPart], Iterable[tuple[HeaderPart, HeaderPart]], None]
@@ -32,7 +46,18 @@ HeadersArg = Union[Mapping[HeaderPart, HeaderPart], Iterable[tuple[HeaderPart, H
 _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _BAD_VALUE = re.compile(rb"[\r\n\x00]")
 
-_json_encode = msgspec.json.Encoder().encode
+def _json_default(obj: Any) -> Any:
+    """Types msgspec does not encode natively: pydantic models, sets of models..."""
+    dump = getattr(obj, "model_dump", None)
+    if dump is not None:
+        return dump(mode="json")
+    if isinstance(obj, (set, frozenset)):
+        return list(obj)
+    raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
+
+
+# Decimal as a JSON number, like FastAPI's jsonable_encoder.
+_json_encode = msgspec.json.Encoder(decimal_format="number", enc_hook=_json_default).encode
 
 
 def _as_bytes(part: HeaderPart, what: str) -> bytes:
@@ -93,9 +118,11 @@ class Response:
     ``text/*`` types get ``; charset=utf-8``.
     """
 
-    __slots__ = ("status_code", "body", "raw_headers")
+    __slots__ = ("status_code", "body", "raw_headers", "background")
 
     media_type: ClassVar[str | None] = None
+    # True for responses whose body Python produces while sending (_stream).
+    _streaming: ClassVar[bool] = False
     charset: ClassVar[str] = "utf-8"
     # The content-type pair for the class's own media_type (set per subclass).
     _default_content_type: ClassVar[tuple[bytes, bytes] | None] = None
@@ -115,10 +142,12 @@ class Response:
         status_code: int = 200,
         headers: HeadersArg = None,
         media_type: str | None = None,
+        background: Any = None,
     ) -> None:
         if status_code.__class__ is not int or not 100 <= status_code <= 999:
             raise ValueError(f"invalid status code: {status_code!r}")
         self.status_code = status_code
+        self.background = background
         self.body = self.render(content)
         if headers is None and media_type is None:  # the common case
             content_type = self._default_content_type
@@ -145,6 +174,59 @@ class Response:
             f"{type(self).__name__} content must be bytes or str, not {type(content).__name__}"
         )
 
+    @property
+    def headers(self) -> MutableHeaders:
+        """The response headers, changeable in place (a view of ``raw_headers``)."""
+        return MutableHeaders(raw=self.raw_headers)
+
+    def set_cookie(
+        self,
+        key: str,
+        value: str = "",
+        max_age: int | None = None,
+        expires: datetime | str | int | None = None,
+        path: str | None = "/",
+        domain: str | None = None,
+        secure: bool = False,
+        httponly: bool = False,
+        samesite: str | None = "lax",
+        partitioned: bool = False,
+    ) -> None:
+        """Add a ``set-cookie`` header (same arguments as Starlette)."""
+        cookie: http.cookies.BaseCookie[str] = http.cookies.SimpleCookie()
+        cookie[key] = value
+        morsel = cookie[key]
+        if max_age is not None:
+            morsel["max-age"] = max_age
+        if expires is not None:
+            if isinstance(expires, datetime):
+                morsel["expires"] = format_datetime(expires, usegmt=True)
+            else:
+                morsel["expires"] = expires
+        if path is not None:
+            morsel["path"] = path
+        if domain is not None:
+            morsel["domain"] = domain
+        if secure:
+            morsel["secure"] = True
+        if httponly:
+            morsel["httponly"] = True
+        if samesite is not None:
+            if samesite.lower() not in ("strict", "lax", "none"):
+                raise ValueError("samesite must be 'strict', 'lax' or 'none'")
+            morsel["samesite"] = samesite
+        text = cookie.output(header="").strip()
+        if partitioned:
+            text += "; Partitioned"
+        self.headers.append("set-cookie", text)
+
+    def delete_cookie(self, key: str, path: str = "/", domain: str | None = None,
+                      secure: bool = False, httponly: bool = False,
+                      samesite: str | None = "lax") -> None:
+        """Expire the cookie ``key`` on the client."""
+        self.set_cookie(key, max_age=0, expires=0, path=path, domain=domain, secure=secure,
+                        httponly=httponly, samesite=samesite)
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.status_code} {len(self.body)} bytes>"
 
@@ -159,26 +241,103 @@ class HTMLResponse(Response):
     media_type = "text/html"
 
 
+_JSON_CONTENT_TYPE = (b"content-type", b"application/json")
+
+
 class JSONResponse(Response):
-    """``content`` encoded as JSON by msgspec (any type msgspec can encode)."""
+    """``content`` encoded as JSON by msgspec: dicts, lists, dataclasses, msgspec
+    Structs, datetime, UUID, Decimal (as a number), Enum, pydantic models."""
 
     __slots__ = ()
     media_type = "application/json"
+    encode = staticmethod(_json_encode)
 
     def render(self, content: Any) -> bytes:
         return _json_encode(content)
 
+    @classmethod
+    def ok(cls, content: Any) -> JSONResponse:
+        """``JSONResponse(content)`` without the argument checks (the per-request path)."""
+        response = object.__new__(cls)
+        response.status_code = 200
+        response.body = _json_encode(content)
+        response.raw_headers = [_JSON_CONTENT_TYPE]
+        response.background = None
+        return response
 
-_JSON_CONTENT_TYPE = (b"content-type", b"application/json")
+
+json_response = JSONResponse.ok
 
 
-def json_response(content: Any) -> JSONResponse:
-    """A 200 JSONResponse for a handler's return value, skipping argument checks.
+class RedirectResponse(Response):
+    """A redirect to ``url`` (307 by default, like Starlette)."""
 
-    Equivalent to ``JSONResponse(content)``; used on the per-request path.
-    """
-    response = object.__new__(JSONResponse)
-    response.status_code = 200
-    response.body = _json_encode(content)
-    response.raw_headers = [_JSON_CONTENT_TYPE]
-    return response
+    __slots__ = ()
+
+    def __init__(self, url: Any, status_code: int = 307, headers: HeadersArg = None,
+                 background: Any = None) -> None:
+        super().__init__(b"", status_code, headers, background=background)
+        location = quote(str(url), safe=":/%#?=@[]!$&'()*+,;")
+        self.headers["location"] = location
+
+
+class StreamingResponse(Response):
+    """A body produced while it is sent: ``content`` is an async iterable, or a
+    sync iterable (iterated in the thread pool, so it may block), of bytes or
+    str. Sent chunked unless a ``content-length`` header is given. A slow
+    client pauses the iteration (backpressure)."""
+
+    __slots__ = ("body_iterator", "_length")
+    _streaming = True
+
+    def __init__(self, content: Any, status_code: int = 200, headers: HeadersArg = None,
+                 media_type: str | None = None, background: Any = None) -> None:
+        length = None
+        if headers:
+            items = headers.items() if isinstance(headers, Mapping) else headers
+            for name, value in items:
+                if _as_bytes(name, "name").lower() == b"content-length":
+                    length = int(_as_bytes(value, "value"))
+        super().__init__(b"", status_code, headers, media_type, background)
+        self.body_iterator = content
+        self._length = -1 if length is None else length
+
+    async def _stream(self, request: Any) -> None:
+        request._start(self.status_code, self.raw_headers, self._length)
+        write = request._write
+        charset = self.charset
+        iterator = self.body_iterator
+        if hasattr(iterator, "__aiter__"):
+            chunks = iterator
+        else:
+            chunks = _iterate_in_threadpool(iterator)
+        try:
+            async for chunk in chunks:
+                if not isinstance(chunk, (bytes, bytearray, memoryview)):
+                    chunk = chunk.encode(charset)
+                waiter = write(chunk)
+                if waiter is not None:
+                    await waiter
+        finally:
+            close = getattr(chunks, "aclose", None)
+            if close is not None:
+                await close()
+        request._end()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.status_code} streaming>"
+
+
+async def _iterate_in_threadpool(iterable: Iterable[Any]) -> Any:
+    from pronghorn.endpoints import run_in_threadpool
+
+    iterator = iter(iterable)
+    done = object()
+    while True:
+        item = await run_in_threadpool(next, iterator, done)
+        if item is done:
+            return
+        yield item
+
+
+from pronghorn.fileresponse import FileResponse  # noqa: E402  (depends on Response)

@@ -219,7 +219,8 @@ class Server:
         access = _access_log if config.access_log and access_logger.isEnabledFor(
             logging.INFO) else None
         handler = app._handle if is_app else app
-        self.engine = engine = _core.Server(handler, access_log=access, app=app,
+        options = app.engine_options() if is_app else {}
+        self.engine = engine = _core.Server(handler, access_log=access, **options,
                                             **config.core_options())
         assert self.sockets is not None
         for sock in self.sockets:

@@ -1,0 +1,270 @@
+"""Routes, routers and mounts: what path and method reach which endpoint.
+
+Owns: ``Route`` (one endpoint for a path pattern and methods), ``Mount``
+(another app under a prefix), ``APIRouter`` (a group of routes with a
+prefix, included into an app) and the per-app route table that feeds the C
+radix router (``pronghorn._core.Router``). Path syntax is Starlette's
+(``/users/{user_id}``, ``{id:int}``, ``{x:float}``, ``{u:uuid}``,
+``{rest:path}``); priority is static > typed parameter > str > path,
+whatever the registration order (decided by the C router).
+
+Invariants: everything about an endpoint is compiled once, when its route
+is added to an app (``endpoints.compile_endpoint``); the table maps each
+path pattern to one dict ``{method: call}`` that the server's C fast path
+reads directly. ``GET`` routes answer ``HEAD`` unless a ``HEAD`` route is
+registered for the path.
+
+Must not know about: sockets, HTTP framing, response serialisation.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
+
+from pronghorn import _core
+
+__all__ = ["APIRouter", "Mount", "NoMatchFound", "Route"]
+
+Endpoint = Callable[..., Any]
+EndpointT = TypeVar("EndpointT", bound=Endpoint)
+
+_PARAM = re.compile(r"{([A-Za-z_][A-Za-z0-9_]*)(?::([a-z]+))?}")
+
+
+class NoMatchFound(Exception):
+    """``url_path_for`` found no route with that name and those parameters."""
+
+    def __init__(self, name: str, params: dict[str, Any]) -> None:
+        keys = ", ".join(params)
+        super().__init__(f'No route exists for name "{name}" and params "{keys}".')
+
+
+def _param_names(path: str) -> tuple[str, ...]:
+    return tuple(m.group(1) for m in _PARAM.finditer(path))
+
+
+def _fill(path: str, params: dict[str, Any]) -> str:
+    """``path`` with its ``{name}`` parameters replaced by ``params`` values."""
+
+    def value(match: re.Match[str]) -> str:
+        text = str(params[match.group(1)])
+        if match.group(2) != "path" and ("/" in text or not text):
+            raise ValueError(f"invalid value {text!r} for path parameter {match.group(1)!r}")
+        return text
+
+    return _PARAM.sub(value, path)
+
+
+class Route:
+    """One endpoint bound to a path pattern and a set of methods."""
+
+    def __init__(
+        self,
+        path: str,
+        endpoint: Endpoint,
+        *,
+        methods: Iterable[str] | None = None,
+        name: str | None = None,
+        status_code: int | None = None,
+        response_class: type | None = None,
+        threaded: bool | None = None,
+        include_in_schema: bool = True,
+        raw: bool = False,
+        **extra: Any,
+    ) -> None:
+        if not path.startswith("/"):
+            raise ValueError(f"route path must start with '/': {path!r}")
+        self.path = path
+        self.endpoint = endpoint
+        self.methods = tuple(m.upper() for m in (("GET",) if methods is None else methods))
+        if not self.methods:
+            raise ValueError("a route needs at least one method")
+        self.name = name if name is not None else getattr(endpoint, "__name__", None)
+        self.status_code = status_code
+        self.response_class = response_class
+        self.threaded = threaded
+        self.include_in_schema = include_in_schema
+        self.raw = raw  # Starlette-style endpoint: endpoint(request) -> Response
+        self.extra = extra
+        self.param_names = _param_names(path)
+
+    def with_prefix(self, prefix: str) -> Route:
+        route = Route.__new__(Route)
+        route.__dict__.update(self.__dict__)
+        route.path = prefix + self.path
+        return route
+
+    def url_path_for(self, name: str, params: dict[str, Any]) -> str | None:
+        if name != self.name or set(params) != set(self.param_names):
+            return None
+        return _fill(self.path, params)
+
+    def __repr__(self) -> str:
+        return f"Route(path={self.path!r}, name={self.name!r}, methods={list(self.methods)!r})"
+
+
+class Mount:
+    """Another application (a Pronghorn app, or any ASGI app) served under ``path``."""
+
+    def __init__(self, path: str, app: Any, *, name: str | None = None) -> None:
+        if not path.startswith("/") or path.endswith("/"):
+            raise ValueError(f"mount path must start with '/' and not end with '/': {path!r}")
+        self.path = path
+        self.app = app
+        self.name = name
+
+    def with_prefix(self, prefix: str) -> Mount:
+        return Mount(prefix + self.path, self.app, name=self.name)
+
+    def url_path_for(self, name: str, params: dict[str, Any]) -> str | None:
+        if self.name is not None and name == self.name and "path" in params:
+            return self.path + "/" + str(params["path"]).lstrip("/")
+        prefix = f"{self.name}:" if self.name else ""
+        if prefix and not name.startswith(prefix):
+            return None
+        inner = getattr(self.app, "url_path_for_or_none", None)
+        if inner is None:
+            return None
+        found = inner(name[len(prefix):], **params)
+        return None if found is None else self.path + found
+
+    def __repr__(self) -> str:
+        return f"Mount(path={self.path!r}, name={self.name!r}, app={self.app!r})"
+
+
+class APIRouter:
+    """A group of routes, registered with decorators and included into an app.
+
+    >>> router = APIRouter(prefix="/items")
+    >>> @router.get("/{item_id}")
+    ... async def read_item(item_id: int): ...
+    >>> app.include_router(router)
+    """
+
+    def __init__(self, prefix: str = "", *, routes: Sequence[Route | Mount] | None = None,
+                 default_response_class: type | None = None, **defaults: Any) -> None:
+        if prefix and (not prefix.startswith("/") or prefix.endswith("/")):
+            raise ValueError(f"a prefix must start with '/' and not end with '/': {prefix!r}")
+        self.prefix = prefix
+        self.routes: list[Route | Mount] = []
+        self.default_response_class = default_response_class
+        self.defaults = defaults
+        for route in routes or ():
+            self._add(route)
+
+    def _add(self, route: Route | Mount) -> None:
+        self.routes.append(route.with_prefix(self.prefix) if self.prefix else route)
+
+    def add_api_route(self, path: str, endpoint: Endpoint, *, methods: Iterable[str] | None = None,
+                      **options: Any) -> Route:
+        """Register ``endpoint`` for ``path`` and ``methods`` (default GET)."""
+        for key, value in self.defaults.items():
+            options.setdefault(key, value)
+        if self.default_response_class is not None:
+            options.setdefault("response_class", self.default_response_class)
+        route = Route(path, endpoint, methods=methods, **options)
+        self._add(route)
+        return route
+
+    def add_route(self, path: str, endpoint: Endpoint, methods: Iterable[str] | None = None,
+                  name: str | None = None, include_in_schema: bool = True) -> Route:
+        """Starlette style: ``endpoint(request)`` returns a Response (sync or async)."""
+        return self.add_api_route(path, endpoint, methods=methods, name=name,
+                                  include_in_schema=include_in_schema, raw=True)
+
+    def api_route(self, path: str, *, methods: Iterable[str] | None = None,
+                  **options: Any) -> Callable[[EndpointT], EndpointT]:
+        def decorator(endpoint: EndpointT) -> EndpointT:
+            self.add_api_route(path, endpoint, methods=methods, **options)
+            return endpoint
+
+        return decorator
+
+    def route(self, path: str, methods: Iterable[str] | None = None,
+              **options: Any) -> Callable[[EndpointT], EndpointT]:
+        return self.api_route(path, methods=methods, **options)
+
+    def get(self, path: str, **options: Any) -> Callable[[EndpointT], EndpointT]:
+        return self.api_route(path, methods=("GET",), **options)
+
+    def post(self, path: str, **options: Any) -> Callable[[EndpointT], EndpointT]:
+        return self.api_route(path, methods=("POST",), **options)
+
+    def put(self, path: str, **options: Any) -> Callable[[EndpointT], EndpointT]:
+        return self.api_route(path, methods=("PUT",), **options)
+
+    def patch(self, path: str, **options: Any) -> Callable[[EndpointT], EndpointT]:
+        return self.api_route(path, methods=("PATCH",), **options)
+
+    def delete(self, path: str, **options: Any) -> Callable[[EndpointT], EndpointT]:
+        return self.api_route(path, methods=("DELETE",), **options)
+
+    def head(self, path: str, **options: Any) -> Callable[[EndpointT], EndpointT]:
+        return self.api_route(path, methods=("HEAD",), **options)
+
+    def options(self, path: str, **options: Any) -> Callable[[EndpointT], EndpointT]:
+        return self.api_route(path, methods=("OPTIONS",), **options)
+
+    def include_router(self, router: APIRouter, *, prefix: str = "") -> None:
+        """Add ``router``'s routes (as they are now) under ``prefix``."""
+        if prefix and (not prefix.startswith("/") or prefix.endswith("/")):
+            raise ValueError(f"a prefix must start with '/' and not end with '/': {prefix!r}")
+        for route in router.routes:
+            self._add(route.with_prefix(prefix) if prefix else route)
+
+    def mount(self, path: str, app: Any, name: str | None = None) -> None:
+        """Serve ``app`` (a Pronghorn app or an ASGI app) under ``path``."""
+        self._add(Mount(path, app, name=name))
+
+    def url_path_for_or_none(self, name: str, **params: Any) -> str | None:
+        for route in self.routes:
+            found = route.url_path_for(name, params)
+            if found is not None:
+                return found
+        return None
+
+    def url_path_for(self, name: str, /, **params: Any) -> str:
+        found = self.url_path_for_or_none(name, **params)
+        if found is None:
+            raise NoMatchFound(name, params)
+        return found
+
+
+class RouteTable:
+    """An app's routes in the C router: path pattern -> ``{method: call}``.
+
+    ``compile`` turns a Route into the per-request callable (done once here).
+    """
+
+    def __init__(self, compile: Callable[[Route], Callable[[Any], Any]]) -> None:
+        self.core = _core.Router()
+        self._compile = compile
+        self._by_path: dict[str, dict[str, Any]] = {}
+        self._explicit: dict[str, set[str]] = {}
+        self.allow: dict[int, str] = {}
+
+    def add(self, route: Route) -> None:
+        table = self._by_path.get(route.path)
+        explicit = self._explicit.setdefault(route.path, set())
+        for method in route.methods:
+            if method in explicit:
+                raise ValueError(f"route {method} {route.path} is already registered")
+        call = self._compile(route)
+        if table is None:
+            table = {}
+            self.core.add(route.path, table)  # validates the pattern (ValueError)
+            self._by_path[route.path] = table
+        for method in route.methods:
+            table[method] = call
+            explicit.add(method)
+        if "GET" in route.methods and "HEAD" not in explicit:
+            table["HEAD"] = call
+        self.allow[id(table)] = ", ".join(table)
+
+    def match(self, path: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        return self.core.match(path)
+
+    def allow_header(self, table: dict[str, Any]) -> str:
+        return self.allow[id(table)]

@@ -349,7 +349,7 @@ def test_reader_chunked_uses_the_engine_decoder():
                         b"3\r\nabc\r\n2;ext=1\r\nde\r\n0\r\nX-Checksum: x\r\n\r\n")
     assert reader.complete and reader.body == b"abcde"
     with pytest.raises(httpx.RemoteProtocolError, match="invalid chunked response"):
-        reader_for(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n")
+        reader_for(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n\r\n")
 
 
 def test_reader_body_until_close_and_no_body_cases():

@@ -105,6 +105,8 @@ class _ResponseReader:
                 if not self._read_head():
                     return
             elif self._framing == "chunked":
+                if not self.buffer.endswith(b"\r\n\r\n"):  # cannot be complete yet
+                    return
                 try:
                     body, _, done = _core.decode_chunked(self.buffer, max_body=_UNBOUNDED)
                 except _core.ProtocolError as exc:

@@ -34,8 +34,11 @@ static inline int ref_param_rank(const char *seg, size_t n)
     static const struct {
         const char *name;
         int rank;
-    } convs[] = {{"str", REF_STR}, {"int", REF_INT}, {"float", REF_FLOAT},
-                 {"uuid", REF_UUID}, {"path", REF_PATH}};
+    } convs[] = {{"str", REF_STR},
+                 {"int", REF_INT},
+                 {"float", REF_FLOAT},
+                 {"uuid", REF_UUID},
+                 {"path", REF_PATH}};
     for (size_t i = 0; i < sizeof convs / sizeof convs[0]; i++) {
         if (strlen(convs[i].name) == cl && memcmp(convs[i].name, colon + 1, cl) == 0) {
             return convs[i].rank;
@@ -80,8 +83,7 @@ static inline int ref_segment_fits(int rank, const char *s, size_t n)
             return 0;
         }
         for (size_t i = 0; i < n; i++) {
-            if (shape[i] == '-' ? s[i] != '-'
-                                : ref_span(s + i, 1, "0123456789abcdefABCDEF") != 1) {
+            if (shape[i] == '-' ? s[i] != '-' : ref_span(s + i, 1, "0123456789abcdefABCDEF") != 1) {
                 return 0;
             }
         }

@@ -25,8 +25,8 @@ static void guard_setup(void)
 {
     size_t page = (size_t)sysconf(_SC_PAGESIZE);
     size_t span = (GUARD_SPAN + page - 1) / page * page;
-    char *base = mmap(NULL, span + page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                      -1, 0);
+    char *base =
+        mmap(NULL, span + page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (base == MAP_FAILED || mprotect(base + span, page, PROT_NONE) != 0) {
         perror("mmap");
         exit(2);
@@ -35,8 +35,8 @@ static void guard_setup(void)
 }
 
 /* Copies path to just before the guard page and matches it there. *at receives the copy. */
-static int match_at_guard(const pn_router_t *r, const char *path, size_t len,
-                          pn_route_match_t *m, const char **at)
+static int match_at_guard(const pn_router_t *r, const char *path, size_t len, pn_route_match_t *m,
+                          const char **at)
 {
     char *p = guard_end - len;
     memcpy(p, path, len);
@@ -202,7 +202,8 @@ static void test_duplicates(void)
 static void test_static_and_slashes(void)
 {
     static const char *const pats[] = {
-        "/", "/items", "/items/", "/items/all", "/a//b", "//", "/caf\xc3\xa9", "/x.y/z-w~!$&'()*+,;=:@",
+        "/",     "/items", "/items/",      "/items/all",
+        "/a//b", "//",     "/caf\xc3\xa9", "/x.y/z-w~!$&'()*+,;=:@",
     };
     pn_router_t *r = router_of(pats, sizeof pats / sizeof pats[0]);
     expect(r, "/", 0, NULL);
@@ -262,10 +263,10 @@ static void test_converters(void)
     expect(r, "/f/1.2.3", PN_ROUTER_NOMATCH, NULL);
     expect(r, "/f/1e5", PN_ROUTER_NOMATCH, NULL);
     expect(r, "/f/-1.5", PN_ROUTER_NOMATCH, NULL);
-    expect(r, "/u/123e4567-e89b-12d3-a456-426614174000", 2,
-           "123e4567-e89b-12d3-a456-426614174000", NULL);
-    expect(r, "/u/123E4567-E89B-12D3-A456-42661417400F", 2,
-           "123E4567-E89B-12D3-A456-42661417400F", NULL);
+    expect(r, "/u/123e4567-e89b-12d3-a456-426614174000", 2, "123e4567-e89b-12d3-a456-426614174000",
+           NULL);
+    expect(r, "/u/123E4567-E89B-12D3-A456-42661417400F", 2, "123E4567-E89B-12D3-A456-42661417400F",
+           NULL);
     expect(r, "/u/123e4567e89b12d3a456426614174000", PN_ROUTER_NOMATCH, NULL);
     expect(r, "/u/123e4567-e89b-12d3-a456-42661417400", PN_ROUTER_NOMATCH, NULL);
     expect(r, "/u/123e4567-e89b-12d3-a456-4266141740000", PN_ROUTER_NOMATCH, NULL);
@@ -360,8 +361,8 @@ static void test_priority(void)
             order[b] = t;
         }
     }
-    ok(bad == 0 && perms == 720, "priority static > int > float > uuid > str > path in all %d orders",
-       perms);
+    ok(bad == 0 && perms == 720,
+       "priority static > int > float > uuid > str > path in all %d orders", perms);
 
     static const char *const items[] = {"/items/{id:int}", "/items/{name}"};
     pn_router_t *r = router_of(items, 2);
@@ -374,18 +375,18 @@ static void test_priority(void)
 static void test_backtracking(void)
 {
     static const char *const pats[] = {
-        "/users/me",              /* 0 */
-        "/users/{id}/posts",      /* 1 */
-        "/users/meta",            /* 2 */
-        "/a/{x:int}/b/c",         /* 3 */
-        "/a/{x}/b/d",             /* 4 */
-        "/s/{x}/end",             /* 5 */
-        "/s/{rest:path}",         /* 6 */
-        "/d/{a:int}/{b:int}/z",   /* 7 */
-        "/d/{a:int}/{b}/y",       /* 8 */
-        "/d/{a}/{b}/{c}",         /* 9 */
-        "/d/1/2/w",               /* 10 */
-        "/{p:path}",              /* 11 */
+        "/users/me",            /* 0 */
+        "/users/{id}/posts",    /* 1 */
+        "/users/meta",          /* 2 */
+        "/a/{x:int}/b/c",       /* 3 */
+        "/a/{x}/b/d",           /* 4 */
+        "/s/{x}/end",           /* 5 */
+        "/s/{rest:path}",       /* 6 */
+        "/d/{a:int}/{b:int}/z", /* 7 */
+        "/d/{a:int}/{b}/y",     /* 8 */
+        "/d/{a}/{b}/{c}",       /* 9 */
+        "/d/1/2/w",             /* 10 */
+        "/{p:path}",            /* 11 */
     };
     pn_router_t *r = router_of(pats, sizeof pats / sizeof pats[0]);
     expect(r, "/users/me", 0, NULL);
@@ -419,7 +420,10 @@ static void test_splits(void)
     /* Edges split at every point, in several insertion orders. */
     static const char *const pats[] = {"/abc", "/abd", "/ab", "/a", "/abcd", "/ab/{x}", "/abc/"};
     static const int orders[][7] = {
-        {0, 1, 2, 3, 4, 5, 6}, {6, 5, 4, 3, 2, 1, 0}, {4, 3, 5, 0, 6, 1, 2}, {5, 6, 2, 4, 1, 3, 0},
+        {0, 1, 2, 3, 4, 5, 6},
+        {6, 5, 4, 3, 2, 1, 0},
+        {4, 3, 5, 0, 6, 1, 2},
+        {5, 6, 2, 4, 1, 3, 0},
     };
     for (size_t o = 0; o < sizeof orders / sizeof orders[0]; o++) {
         pn_router_t *r = pn_router_new();
@@ -599,14 +603,42 @@ static void failing_free(void *ctx, void *ptr)
 }
 
 static const char *const oom_patterns[] = {
-    "/", "/users", "/users/{id:int}", "/users/{id}/posts", "/users/me", "/u", "/usr/{p:path}",
-    "/a/b/c/d", "/a/b/c/e", "/a/{x}/c", "/a/b", "/k/1", "/k/2", "/k/3", "/k/4", "/k/5", "/k/6",
-    "/k/7", "/k/8", "/k/9", "/k/0", "/k/a", "/k/{n:float}", "/k/{n:uuid}/x",
+    "/",
+    "/users",
+    "/users/{id:int}",
+    "/users/{id}/posts",
+    "/users/me",
+    "/u",
+    "/usr/{p:path}",
+    "/a/b/c/d",
+    "/a/b/c/e",
+    "/a/{x}/c",
+    "/a/b",
+    "/k/1",
+    "/k/2",
+    "/k/3",
+    "/k/4",
+    "/k/5",
+    "/k/6",
+    "/k/7",
+    "/k/8",
+    "/k/9",
+    "/k/0",
+    "/k/a",
+    "/k/{n:float}",
+    "/k/{n:uuid}/x",
 };
 static const char *const oom_paths[] = {
-    "/", "/users", "/users/1", "/users/x/posts", "/users/me", "/users/me/posts", "/u", "/usr/",
-    "/usr/a/b", "/a/b/c/d", "/a/b/c/e", "/a/z/c", "/a/b", "/k/1", "/k/9", "/k/a", "/k/1.5",
-    "/k/00000000-0000-0000-0000-000000000000/x", "/nothing", "/k/b",
+    "/",         "/users",
+    "/users/1",  "/users/x/posts",
+    "/users/me", "/users/me/posts",
+    "/u",        "/usr/",
+    "/usr/a/b",  "/a/b/c/d",
+    "/a/b/c/e",  "/a/z/c",
+    "/a/b",      "/k/1",
+    "/k/9",      "/k/a",
+    "/k/1.5",    "/k/00000000-0000-0000-0000-000000000000/x",
+    "/nothing",  "/k/b",
 };
 #define OOM_NPAT (sizeof oom_patterns / sizeof oom_patterns[0])
 #define OOM_NPATH (sizeof oom_paths / sizeof oom_paths[0])
@@ -688,8 +720,8 @@ static unsigned rnd(unsigned n)
 static const char *const lit_segs[] = {"a", "b", "ab", "1", "42", "x.y", "", "me"};
 static const char *const convs[] = {"", ":int", ":float", ":uuid", ":str", ":path"};
 static const char *const path_segs[] = {
-    "a", "b", "ab", "1", "42", "1.5", "x.y", "", "me", "A", "0.0.0",
-    "12345678-9abc-DEF0-1234-56789abcdef0",
+    "a",   "b", "ab", "1", "42",    "1.5",
+    "x.y", "",  "me", "A", "0.0.0", "12345678-9abc-DEF0-1234-56789abcdef0",
 };
 
 /* Shape of a pattern: the pattern with parameter names removed. */

@@ -130,7 +130,7 @@ static void check_path(const pn_router_t *r, const ref_route_t *routes, size_t n
 /* A path that the valid pattern p must match: each parameter replaced by a sample. */
 static size_t instantiate(const char *p, size_t n, char *out)
 {
-    static const char *const samples[] = {"x", "7", "2.5", "123e4567-e89b-12d3-a456-426614174000",
+    static const char *const samples[] = {"x", "7",  "2.5", "123e4567-e89b-12d3-a456-426614174000",
                                           "x", "p/q"};
     size_t o = 0;
     for (size_t i = 0; i < n;) {
@@ -159,8 +159,8 @@ static const pn_router_t *fixed_router(ref_route_t *routes)
     if (r == NULL) {
         r = pn_router_new();
         for (size_t i = 0; i < NFIXED; i++) {
-            if (r == NULL ||
-                pn_router_add(r, routes[i].pattern, routes[i].len, (uint32_t)(100 + i), NULL) != 0) {
+            if (r == NULL || pn_router_add(r, routes[i].pattern, routes[i].len, (uint32_t)(100 + i),
+                                           NULL) != 0) {
                 abort();
             }
         }

@@ -41,19 +41,19 @@
 #define NO_NODE 0 /* node 0 is the root, never the target of a parameter */
 
 typedef struct {
-    int32_t route_id;      /* route ending right after this node's parameter, or NO_ROUTE */
-    uint32_t max_slashes;  /* most '/' in a run from here that leads to parameters */
-    uint64_t param_runs;   /* bit min(c, 63): a run with c slashes leads to parameters */
-    uint8_t end_runs;      /* some run from here ends a route */
+    int32_t route_id;     /* route ending right after this node's parameter, or NO_ROUTE */
+    uint32_t max_slashes; /* most '/' in a run from here that leads to parameters */
+    uint64_t param_runs;  /* bit min(c, 63): a run with c slashes leads to parameters */
+    uint8_t end_runs;     /* some run from here ends a route */
 } node_t;
 
 typedef struct {
     uint64_t hash;
-    const char *key;       /* the run (slice of a pattern copy); NULL: empty slot */
-    uint16_t len;          /* <= PN_ROUTER_MAX_PATTERN */
-    uint8_t kinds;         /* bit k: param[k] is set */
-    uint32_t from;         /* node the run leaves from */
-    int32_t route_id;      /* route ending with this run, or NO_ROUTE */
+    const char *key;                      /* the run (slice of a pattern copy); NULL: empty slot */
+    uint16_t len;                         /* <= PN_ROUTER_MAX_PATTERN */
+    uint8_t kinds;                        /* bit k: param[k] is set */
+    uint32_t from;                        /* node the run leaves from */
+    int32_t route_id;                     /* route ending with this run, or NO_ROUTE */
     uint32_t param[PN_ROUTER_CONV_COUNT]; /* node after a parameter of kind k, or NO_NODE */
 } edge_t;
 
@@ -61,13 +61,13 @@ _Static_assert(PN_ROUTER_MAX_PATTERN <= UINT16_MAX, "edge_t.len holds a run's le
 
 struct pn_router {
     pn_router_allocator_t alloc;
-    edge_t *edges;         /* capacity a power of 2, at most half full */
+    edge_t *edges; /* capacity a power of 2, at most half full */
     size_t ecap, nedges;
     node_t *nodes;
     uint32_t nnodes, capnodes;
     pn_router_route_t **routes;
     size_t nroutes, caproutes;
-    uint32_t *idtab;       /* route_id -> 1 + index in routes (0 = empty); at most half full */
+    uint32_t *idtab; /* route_id -> 1 + index in routes (0 = empty); at most half full */
     size_t idcap;
 };
 
@@ -177,13 +177,12 @@ static inline size_t hash_id(uint32_t id)
     return (size_t)(h ^ (h >> 32));
 }
 
-static inline const edge_t *edge_find(const pn_router_t *r, uint32_t from, const char *run,
-                                      size_t len)
+static inline edge_t *edge_find(const pn_router_t *r, uint32_t from, const char *run, size_t len)
 {
     uint64_t h = hash_run(from, run, len);
     size_t mask = r->ecap - 1;
     for (size_t i = h & mask;; i = (i + 1) & mask) {
-        const edge_t *e = &r->edges[i];
+        edge_t *e = &r->edges[i];
         if (e->key == NULL) {
             return NULL;
         }
@@ -436,7 +435,7 @@ static int tree_has(const pn_router_t *r, const char *pat, const parsed_t *ps)
     for (unsigned i = 0; i < ps->nitems; i++) {
         const item_t *it = &ps->items[i];
         if (it->kind == LITERAL) {
-            e = r->ecap ? edge_find(r, n, pat + it->off, it->len) : NULL;
+            e = edge_find(r, n, pat + it->off, it->len);
             if (e == NULL) {
                 return 0;
             }
@@ -464,7 +463,7 @@ static void tree_link(pn_router_t *r, const char *pat, const parsed_t *ps, int32
         const item_t *it = &ps->items[i];
         if (it->kind == LITERAL) {
             const char *key = pat + it->off;
-            e = (edge_t *)edge_find(r, n, key, it->len);
+            e = edge_find(r, n, key, it->len);
             if (e == NULL) {
                 uint64_t h = hash_run(n, key, it->len);
                 e = edge_slot(r->edges, r->ecap, h);
@@ -696,8 +695,7 @@ static inline size_t find_slash(const char *p, size_t i, size_t len)
 
 /* Counting the '/' at p[pos] as the first, finds the (up to) max-th '/' in p[pos..len):
  * returns how many were found (1..max) and sets *after to the index just past the last. */
-static inline uint32_t nth_slash(const char *p, size_t pos, size_t len, uint32_t max,
-                                 size_t *after)
+static inline uint32_t nth_slash(const char *p, size_t pos, size_t len, uint32_t max, size_t *after)
 {
     uint32_t c = 1;
     size_t k = pos + 1;

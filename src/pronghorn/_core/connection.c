@@ -47,6 +47,11 @@ PnConnObject *pn_conn_new(PnServerObject *srv, int fd)
     c->pending = NULL;
     c->body_waiter = NULL;
     c->drain_waiter = NULL;
+    c->disc_waiter = NULL;
+    c->output_waiter = NULL;
+    c->client_obj = NULL;
+    c->server_obj = NULL;
+    c->scheme = NULL;
     c->stream_response = NULL;
     c->file_fd = -1;
     c->file_off = 0;
@@ -113,6 +118,8 @@ void pn_conn_close(PnConnObject *c)
     c->file_left = 0;
     pn_conn_wake_waiter(c, c->server->st->ClientDisconnect);
     wake(c, &c->drain_waiter, c->server->st->ClientDisconnect);
+    wake(c, &c->disc_waiter, NULL);
+    wake(c, &c->output_waiter, NULL);
 }
 
 /* EAGAIN: wait for EPOLLOUT. */
@@ -132,7 +139,12 @@ int pn_conn_flush(PnConnObject *c)
         return -1;
     }
     if (c->fd < 0) {
-        return 0; /* in memory: the test client takes the output */
+        /* In memory: the test client takes the output. */
+        if (c->output_waiter != NULL &&
+            (pn_buf_len(&c->engine.out) > 0 || pn_conn_closing(&c->engine))) {
+            wake(c, &c->output_waiter, NULL);
+        }
+        return 0;
     }
     while (pn_buf_len(&c->engine.out) > 0) {
         pn_slice_t out = pn_conn_output(&c->engine);
@@ -562,6 +574,7 @@ void pn_conn_handler_done(PnConnObject *c, PyObject *response)
     if (c->body_waiter) {
         pn_conn_wake_waiter(c, srv->st->ClientDisconnect);
     }
+    wake(c, &c->disc_waiter, NULL);
     if (finished != NULL) {
         Py_INCREF(c);
         run_background(c, finished);
@@ -810,6 +823,22 @@ static PyObject *conn_output(PnConnObject *c, PyObject *unused)
     return b;
 }
 
+/* wait_output() -> a future resolved once output is pending or the connection closed. */
+static PyObject *conn_wait_output(PnConnObject *c, PyObject *unused)
+{
+    if (c->output_waiter == NULL) {
+        c->output_waiter = new_future(c);
+        if (c->output_waiter == NULL) {
+            return NULL;
+        }
+    }
+    PyObject *fut = Py_NewRef(c->output_waiter);
+    if (pn_buf_len(&c->engine.out) > 0 || pn_conn_closing(&c->engine) || c->closed) {
+        wake(c, &c->output_waiter, NULL);
+    }
+    return fut;
+}
+
 static PyObject *conn_close_py(PnConnObject *c, PyObject *unused)
 {
     pn_conn_close(c);
@@ -835,6 +864,11 @@ static int conn_traverse(PnConnObject *c, visitproc visit, void *arg)
     Py_VISIT(c->pending);
     Py_VISIT(c->body_waiter);
     Py_VISIT(c->drain_waiter);
+    Py_VISIT(c->disc_waiter);
+    Py_VISIT(c->output_waiter);
+    Py_VISIT(c->client_obj);
+    Py_VISIT(c->server_obj);
+    Py_VISIT(c->scheme);
     Py_VISIT(c->stream_response);
     return 0;
 }
@@ -845,6 +879,11 @@ static int conn_clear(PnConnObject *c)
     Py_CLEAR(c->pending);
     Py_CLEAR(c->body_waiter);
     Py_CLEAR(c->drain_waiter);
+    Py_CLEAR(c->disc_waiter);
+    Py_CLEAR(c->output_waiter);
+    Py_CLEAR(c->client_obj);
+    Py_CLEAR(c->server_obj);
+    Py_CLEAR(c->scheme);
     Py_CLEAR(c->stream_response);
     Py_CLEAR(c->server);
     return 0;
@@ -868,6 +907,8 @@ static PyMethodDef conn_methods[] = {
     {"feed", (PyCFunction)conn_feed, METH_O, "feed received bytes (b'' = peer closed)"},
     {"output", (PyCFunction)conn_output, METH_NOARGS, "take the bytes to send"},
     {"close", (PyCFunction)conn_close_py, METH_NOARGS, "close the connection"},
+    {"wait_output", (PyCFunction)conn_wait_output, METH_NOARGS,
+     "a future resolved once output is pending or the connection is closed"},
     {NULL},
 };
 

@@ -65,6 +65,11 @@ typedef struct PnConnObject {
     PyObject *body_waiter;    /* future awaited by request._read(), or NULL */
     unsigned long serial;     /* request counter, to detect stale Request objects */
     PyObject *drain_waiter;   /* future resolved when queued output drops below LOW_WATER */
+    PyObject *disc_waiter;    /* future resolved when the exchange ends (response done or peer gone) */
+    PyObject *output_waiter;  /* in memory: future resolved when output is pending or closed */
+    PyObject *client_obj;     /* in memory: the client given to memory_connection(), or NULL */
+    PyObject *server_obj;     /* in memory: the server address given, or NULL */
+    PyObject *scheme;         /* "http" unless set (memory_connection(scheme=...)), or NULL */
     int file_fd;              /* file being sent with sendfile(2), or -1 */
     off_t file_off;
     uint64_t file_left;

@@ -24,6 +24,7 @@ typedef struct {
     int minor;
     int body_eof;
     PyObject *method, *path, *raw_path, *query, *headers, *client, *server, *path_params;
+    PyObject *scheme;
     PyObject *dict;
 } PnRequestObject;
 
@@ -238,7 +239,8 @@ static PyObject *get_client(PnRequestObject *r, void *closure)
         if (r->conn == NULL) {
             Py_RETURN_NONE;
         }
-        r->client = addr_tuple(&r->conn->peer, r->conn->peer_len);
+        r->client = r->conn->client_obj ? Py_NewRef(r->conn->client_obj)
+                                        : addr_tuple(&r->conn->peer, r->conn->peer_len);
         if (r->client == NULL) {
             return NULL;
         }
@@ -252,7 +254,9 @@ static PyObject *get_server(PnRequestObject *r, void *closure)
         if (r->conn == NULL) {
             Py_RETURN_NONE;
         }
-        r->server = addr_tuple(&r->conn->server->local, r->conn->server->local_len);
+        r->server = r->conn->server_obj
+                        ? Py_NewRef(r->conn->server_obj)
+                        : addr_tuple(&r->conn->server->local, r->conn->server->local_len);
         if (r->server == NULL) {
             return NULL;
         }
@@ -270,7 +274,30 @@ static PyObject *get_app(PnRequestObject *r, void *closure)
 
 static PyObject *get_scheme(PnRequestObject *r, void *closure)
 {
+    if (r->scheme != NULL) {
+        return Py_NewRef(r->scheme);
+    }
+    if (r->conn != NULL && r->conn->scheme != NULL) {
+        return Py_NewRef(r->conn->scheme);
+    }
     return PyUnicode_FromString("http");
+}
+
+/* Proxy support: the scheme and client seen by the app may be set (X-Forwarded-*). */
+static int set_scheme(PnRequestObject *r, PyObject *v, void *closure)
+{
+    if (v != NULL && !PyUnicode_Check(v)) {
+        PyErr_SetString(PyExc_TypeError, "scheme must be str");
+        return -1;
+    }
+    Py_XSETREF(r->scheme, Py_XNewRef(v));
+    return 0;
+}
+
+static int set_client(PnRequestObject *r, PyObject *v, void *closure)
+{
+    Py_XSETREF(r->client, Py_XNewRef(v));
+    return 0;
 }
 
 static PyObject *get_path_params(PnRequestObject *r, void *closure)
@@ -483,6 +510,106 @@ static PyObject *req_end(PnRequestObject *r, PyObject *unused)
     Py_RETURN_NONE;
 }
 
+/*
+ * _receive() -> (data, more_body) | Future
+ * ASGI-shaped body reads: like _read(), but says whether more body follows.
+ */
+static PyObject *req_receive(PnRequestObject *r, PyObject *unused)
+{
+    if (r->body_eof) {
+        return Py_BuildValue("(yO)", "", Py_False);
+    }
+    PyObject *chunk = req_read(r, NULL);
+    if (chunk == NULL || !PyBytes_Check(chunk)) {
+        return chunk; /* error, or a future to await */
+    }
+    int more = PyBytes_GET_SIZE(chunk) > 0 && !(r->conn != NULL && r->conn->engine.body_done &&
+                                                r->conn->engine.state == PN_CONN_REQUEST);
+    if (!more) {
+        r->body_eof = 1;
+    }
+    return Py_BuildValue("(NO)", chunk, more ? Py_True : Py_False);
+}
+
+/* _disconnected() -> None if the exchange is over (peer gone or response sent), else a
+ * future resolved when it is. */
+static PyObject *req_disconnected(PnRequestObject *r, PyObject *unused)
+{
+    if (!is_current(r)) {
+        Py_RETURN_NONE;
+    }
+    PnConnObject *c = r->conn;
+    if (c->disc_waiter == NULL) {
+        PyObject *loop = c->server->loop ? Py_NewRef(c->server->loop)
+                                         : PyObject_CallNoArgs(req_state(r)->get_running_loop);
+        if (loop == NULL) {
+            return NULL;
+        }
+        c->disc_waiter = PyObject_CallMethodNoArgs(loop, req_state(r)->str_create_future);
+        Py_DECREF(loop);
+        if (c->disc_waiter == NULL) {
+            return NULL;
+        }
+    }
+    return Py_NewRef(c->disc_waiter);
+}
+
+static int set_item(PyObject *d, const char *key, PyObject *value)
+{
+    if (value == NULL) {
+        return -1;
+    }
+    int rc = PyDict_SetItemString(d, key, value);
+    Py_DECREF(value);
+    return rc;
+}
+
+/*
+ * _asgi_scope(root_path: str, state: dict | None) -> dict
+ * The ASGI 3.0 HTTP scope of this request (spec 2.4): path is root_path +
+ * the percent-decoded path, raw_path the raw path bytes, headers the
+ * lowercased (name, value) pairs in order.
+ */
+static PyObject *req_asgi_scope(PnRequestObject *r, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2 || !PyUnicode_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "_asgi_scope(root_path: str, state: dict | None)");
+        return NULL;
+    }
+    PyObject *root_path = args[0], *state = args[1];
+    PyObject *d = PyDict_New();
+    if (d == NULL) {
+        return NULL;
+    }
+    PyObject *path = get_path(r, NULL);
+    if (path != NULL && PyUnicode_GET_LENGTH(root_path) > 0) {
+        Py_SETREF(path, PyUnicode_Concat(root_path, path));
+    }
+    int bad = set_item(d, "type", PyUnicode_FromString("http")) < 0 ||
+              set_item(d, "asgi", Py_BuildValue("{ssss}", "version", "3.0", "spec_version",
+                                                "2.4")) < 0 ||
+              set_item(d, "http_version", get_version(r, NULL)) < 0 ||
+              set_item(d, "method", get_method(r, NULL)) < 0 ||
+              set_item(d, "scheme", get_scheme(r, NULL)) < 0 ||
+              set_item(d, "path", path) < 0 ||
+              set_item(d, "raw_path", get_raw_path(r, NULL)) < 0 ||
+              set_item(d, "query_string", get_query(r, NULL)) < 0 ||
+              set_item(d, "root_path", Py_NewRef(root_path)) < 0 ||
+              set_item(d, "headers", get_headers(r, NULL)) < 0 ||
+              set_item(d, "client", get_client(r, NULL)) < 0 ||
+              set_item(d, "server", get_server(r, NULL)) < 0 ||
+              set_item(d, "extensions",
+                       Py_BuildValue("{s{}}", "http.response.pathsend")) < 0;
+    if (!bad && state != Py_None) {
+        bad = set_item(d, "state", PyDict_Copy(state)) < 0;
+    }
+    if (bad) {
+        Py_DECREF(d);
+        return NULL;
+    }
+    return d;
+}
+
 static PyObject *req_is_disconnected(PnRequestObject *r, PyObject *unused)
 {
     return PyBool_FromLong(r->conn == NULL || r->conn->closed || r->conn->peer_eof);
@@ -509,6 +636,7 @@ static int req_clear(PnRequestObject *r)
     Py_CLEAR(r->client);
     Py_CLEAR(r->server);
     Py_CLEAR(r->path_params);
+    Py_CLEAR(r->scheme);
     Py_CLEAR(r->dict);
     return 0;
 }
@@ -537,9 +665,9 @@ static PyGetSetDef req_getset[] = {
     {"http_version", (getter)get_version, NULL, "'1.0' or '1.1'", NULL},
     {"raw_headers", (getter)get_headers, NULL, "list of (lowercased name, value) bytes pairs", NULL},
     {"app", (getter)get_app, NULL, "the application the server serves", NULL},
-    {"client", (getter)get_client, NULL, "(host, port) of the peer", NULL},
+    {"client", (getter)get_client, (setter)set_client, "(host, port) of the peer", NULL},
     {"server", (getter)get_server, NULL, "(host, port) of the local socket", NULL},
-    {"scheme", (getter)get_scheme, NULL, "'http'", NULL},
+    {"scheme", (getter)get_scheme, (setter)set_scheme, "'http' unless set", NULL},
     {"path_params", (getter)get_path_params, (setter)set_path_params, "path parameters", NULL},
     {"__dict__", PyObject_GenericGetDict, PyObject_GenericSetDict, NULL, NULL},
     {NULL},
@@ -555,6 +683,12 @@ static PyMethodDef req_methods[] = {
     {"_sendfile", (PyCFunction)(void (*)(void))req_sendfile, METH_FASTCALL,
      "_sendfile(fd, offset, count) -> None or a future resolved once sent"},
     {"_end", (PyCFunction)req_end, METH_NOARGS, "_end(): finish the response"},
+    {"_receive", (PyCFunction)req_receive, METH_NOARGS,
+     "_receive() -> (data, more_body) or a future to await first"},
+    {"_disconnected", (PyCFunction)req_disconnected, METH_NOARGS,
+     "None if the exchange is over, else a future resolved when it is"},
+    {"_asgi_scope", (PyCFunction)(void (*)(void))req_asgi_scope, METH_FASTCALL,
+     "_asgi_scope(root_path, state) -> the ASGI HTTP scope dict"},
     {NULL},
 };
 

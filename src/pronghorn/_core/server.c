@@ -495,32 +495,23 @@ static PyObject *server_close_all(PnServerObject *srv, PyObject *unused)
 /* An in-memory connection (no socket) driven with feed()/output(): the test client's transport. */
 static PyObject *server_memory_connection(PnServerObject *srv, PyObject *args, PyObject *kw)
 {
-    static char *kwlist[] = {"client", "server", NULL};
-    const char *chost = "127.0.0.1", *shost = "127.0.0.1";
-    int cport = 50000, sport = 80;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "|$(si)(si)", kwlist, &chost, &cport, &shost,
-                                     &sport)) {
+    static char *kwlist[] = {"client", "server", "scheme", NULL};
+    PyObject *client = Py_None, *server = Py_None, *scheme = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|$OOU", kwlist, &client, &server, &scheme)) {
         return NULL;
     }
     PnConnObject *c = pn_conn_new(srv, -1);
     if (c == NULL) {
         return NULL;
     }
-    struct sockaddr_in *a = (struct sockaddr_in *)&c->peer;
-    memset(a, 0, sizeof(*a));
-    a->sin_family = AF_INET;
-    a->sin_port = htons((uint16_t)cport);
-    if (inet_pton(AF_INET, chost, &a->sin_addr) == 1) {
-        c->peer_len = sizeof(*a);
-    }
-    if (srv->local_len == 0) {
-        struct sockaddr_in *l = (struct sockaddr_in *)&srv->local;
-        memset(l, 0, sizeof(*l));
-        l->sin_family = AF_INET;
-        l->sin_port = htons((uint16_t)sport);
-        if (inet_pton(AF_INET, shost, &l->sin_addr) == 1) {
-            srv->local_len = sizeof(*l);
-        }
+    /* Reported as given (any host string): request.client, request.server, request.scheme. */
+    c->client_obj = client == Py_None ? NULL : PySequence_Tuple(client);
+    c->server_obj = server == Py_None ? NULL : PySequence_Tuple(server);
+    c->scheme = scheme == Py_None ? NULL : Py_NewRef(scheme);
+    if ((client != Py_None && c->client_obj == NULL) ||
+        (server != Py_None && c->server_obj == NULL)) {
+        Py_DECREF(c);
+        return NULL;
     }
     return (PyObject *)c;
 }

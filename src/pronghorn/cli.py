@@ -17,6 +17,8 @@ from collections.abc import Callable, Sequence
 from pronghorn import __version__
 from pronghorn.config import (
     LOG_LEVELS,
+    INTERFACES,
+    LIFESPANS,
     LOOPS,
     MAX_HEADERS_CAP,
     MIN_HEAD_SIZE,
@@ -108,6 +110,19 @@ def build_parser() -> argparse.ArgumentParser:
                      help="log level")
     run.add_argument("--loop", choices=LOOPS, default=d.loop,
                      help="event loop (auto: uvloop when installed, else asyncio)")
+    run.add_argument("--interface", choices=INTERFACES, default=d.interface,
+                     help="native (a Pronghorn app or handler(request)) or asgi (any ASGI 3.0 "
+                          "app); auto detects")
+    run.add_argument("--root-path", default=d.root_path, metavar="PATH",
+                     help="ASGI root_path: the prefix the app is mounted at behind a proxy")
+    run.add_argument("--lifespan", choices=LIFESPANS, default=d.lifespan,
+                     help="ASGI lifespan protocol (auto: used when the app supports it)")
+    run.add_argument("--proxy-headers", action=argparse.BooleanOptionalAction,
+                     default=d.proxy_headers,
+                     help="take client address and scheme from X-Forwarded-For/-Proto and "
+                          "Forwarded, when the peer is in --forwarded-allow-ips")
+    run.add_argument("--forwarded-allow-ips", default=d.forwarded_allow_ips, metavar="IPS",
+                     help="comma-separated addresses/networks trusted for proxy headers, or *")
     return parser
 
 
@@ -119,7 +134,9 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         graceful_timeout=args.graceful_timeout, max_body_size=args.max_body_size,
         max_request_line=args.max_request_line, max_head_size=args.max_head_size,
         max_headers=args.max_headers, access_log=args.access_log, log_level=args.log_level,
-        loop=args.loop)
+        loop=args.loop, interface=args.interface, root_path=args.root_path,
+        lifespan=args.lifespan, proxy_headers=args.proxy_headers,
+        forwarded_allow_ips=args.forwarded_allow_ips)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

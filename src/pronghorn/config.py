@@ -16,12 +16,14 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["AppLoadError", "LOG_LEVELS", "LOOPS", "MAX_HEADERS_CAP", "MIN_HEAD_SIZE",
+__all__ = ["AppLoadError", "INTERFACES", "LIFESPANS", "LOG_LEVELS", "LOOPS", "MAX_HEADERS_CAP", "MIN_HEAD_SIZE",
            "MIN_REQUEST_LINE", "ServerConfig",
            "import_from_string", "load_app", "parse_import_string"]
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 LOOPS = ("auto", "asyncio", "uvloop")
+INTERFACES = ("auto", "native", "asgi")
+LIFESPANS = ("auto", "on", "off")
 MAX_HEADERS_CAP = 256  # the engine's hard bound on header fields per request
 MIN_REQUEST_LINE = 16  # the engine's lower bounds on its limits
 MIN_HEAD_SIZE = 64
@@ -53,6 +55,11 @@ class ServerConfig:
     access_log: bool = True
     log_level: str = "info"
     loop: str = "auto"
+    interface: str = "auto"
+    root_path: str = ""
+    lifespan: str = "auto"
+    proxy_headers: bool = False
+    forwarded_allow_ips: str = "127.0.0.1"
 
     def __post_init__(self) -> None:
         self.validate()
@@ -81,6 +88,12 @@ class ServerConfig:
             raise ValueError(f"log_level must be one of {', '.join(LOG_LEVELS)}")
         if self.loop not in LOOPS:
             raise ValueError(f"loop must be one of {', '.join(LOOPS)}")
+        if self.interface not in INTERFACES:
+            raise ValueError(f"interface must be one of {', '.join(INTERFACES)}")
+        if self.lifespan not in LIFESPANS:
+            raise ValueError(f"lifespan must be one of {', '.join(LIFESPANS)}")
+        if self.root_path and (not self.root_path.startswith("/") or self.root_path.endswith("/")):
+            raise ValueError("root_path must start with '/' and not end with '/'")
 
     def replace(self, **changes: Any) -> ServerConfig:
         return dataclasses.replace(self, **changes)

@@ -110,19 +110,81 @@ def loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop]:
     return asyncio.new_event_loop
 
 
-def _check_plain_handler(app: Any) -> None:
-    """A non-Pronghorn app is called with one request: refuse one that can't be."""
+def _accepts(app: Any, count: int) -> bool | None:
+    """Whether ``app`` can be called with ``count`` positional arguments (None: unknown)."""
     try:
         signature = inspect.signature(app)
     except (TypeError, ValueError):
-        return
+        return None
     try:
-        signature.bind(None)
+        signature.bind(*([None] * count))
     except TypeError:
+        return False
+    return True
+
+
+def app_interface(app: Any, requested: str = "auto") -> str:
+    """``native`` (a Pronghorn app, or a plain ``handler(request)``) or ``asgi``."""
+    if requested != "auto":
+        return requested
+    if isinstance(app, Pronghorn):
+        return "native"
+    if _accepts(app, 3):
+        return "asgi"
+    if _accepts(app, 1) is False:
         raise AppLoadError(
-            f"{app!r} cannot be called with one request argument: expected a Pronghorn "
-            "app or a callable handler(request)"
-        ) from None
+            f"{app!r} is neither an ASGI application (scope, receive, send) nor a "
+            "handler(request): expected a Pronghorn app, an ASGI app or a handler"
+        )
+    return "native"
+
+
+class Serving:
+    """What the engine runs for one app: the handler, engine options and lifespan."""
+
+    def __init__(self, app: Any, config: ServerConfig) -> None:
+        from pronghorn.asgi import ASGIHandler, Lifespan, ProxyHeaders
+
+        self.interface = app_interface(app, config.interface)
+        proxy = ProxyHeaders(config.forwarded_allow_ips) if config.proxy_headers else None
+        self.lifespan: Any = None
+        self.options: dict[str, Any] = {}
+        if self.interface == "asgi":
+            self.lifespan = Lifespan(app, config.lifespan)
+            self.handler: Any = ASGIHandler(app, root_path=config.root_path,
+                                            state=self.lifespan.state, proxy=proxy)
+            self.options = {"app": app}
+            return
+        if isinstance(app, Pronghorn):
+            self.handler = app._handle
+            self.options = app.engine_options()
+            if config.lifespan != "off":
+                self.lifespan = app
+        else:
+            self.handler = app
+        if proxy is not None:
+            self.handler = _behind_proxy(self.handler, proxy)
+            self.options.pop("router", None)  # every request passes the proxy check first
+
+    async def startup(self) -> None:
+        if self.lifespan is not None:
+            await self.lifespan.startup()
+        if self.interface == "asgi" and not self.lifespan.supported:
+            self.handler.state = None
+
+    async def shutdown(self) -> None:
+        if self.lifespan is not None:
+            await self.lifespan.shutdown()
+
+
+def _behind_proxy(handler: Callable[[Any], Any], proxy: Any) -> Callable[[Any], Any]:
+    apply = proxy.apply
+
+    def handle(request: Any) -> Any:
+        apply(request)
+        return handler(request)
+
+    return handle
 
 
 class Server:
@@ -148,6 +210,7 @@ class Server:
         self.ready_fd = ready_fd
         self.supervised = supervised
         self.app: Any = None
+        self.serving: Any = None
         self.engine: Any = None
         self._parent_pid = os.getppid()
         self._should_exit: asyncio.Event | None = None
@@ -170,8 +233,7 @@ class Server:
         try:
             try:
                 self.app = load_app(config)
-                if not isinstance(self.app, Pronghorn):
-                    _check_plain_handler(self.app)
+                self.serving = Serving(self.app, config)
             except AppLoadError as exc:
                 logger.error("Error loading app: %s", exc)
                 return EXIT_APP_LOAD
@@ -206,22 +268,18 @@ class Server:
         for sig in signals:
             loop.add_signal_handler(sig, self._on_signal, sig)
 
-        app = self.app
-        is_app = isinstance(app, Pronghorn)
-        if is_app:
-            try:
-                await app.startup()
-            except Exception:
-                logger.exception("Application startup failed; exiting")
-                return EXIT_STARTUP
+        serving = self.serving
+        try:
+            await serving.startup()
+        except Exception:
+            logger.exception("Application startup failed; exiting")
+            return EXIT_STARTUP
 
         config = self.config
         access = _access_log if config.access_log and access_logger.isEnabledFor(
             logging.INFO) else None
-        handler = app._handle if is_app else app
-        options = app.engine_options() if is_app else {}
-        self.engine = engine = _core.Server(handler, access_log=access, **options,
-                                            **config.core_options())
+        self.engine = engine = _core.Server(serving.handler, access_log=access,
+                                            **serving.options, **config.core_options())
         assert self.sockets is not None
         for sock in self.sockets:
             sock.listen(config.backlog)
@@ -233,8 +291,7 @@ class Server:
 
         await self._wait_for_exit()
         await self._drain(loop, engine)
-        if is_app:
-            await app.shutdown()
+        await serving.shutdown()
         logger.info("Stopped (pid %d)", os.getpid())
         return EXIT_OK
 

@@ -43,8 +43,7 @@
 /* Return codes. */
 #define PN_ROUTER_NOMATCH (-1) /* pn_router_match: no route matches the path */
 #define PN_ROUTER_EINVAL (-22) /* pn_router_add: malformed pattern or route id out of range */
-#define PN_ROUTER_EEXIST (-17) /* pn_router_add: same route shape or same route id already added   \
-                                */
+#define PN_ROUTER_EEXIST (-17) /* pn_router_add: that route shape or route id exists */
 #ifndef PN_ENOMEM
 #define PN_ENOMEM (-12)
 #endif

@@ -19,6 +19,7 @@ Must not know about: sockets, HTTP framing, the event loop's internals.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import inspect
 import logging
 import traceback
@@ -32,9 +33,14 @@ from pronghorn.requests import ClientDisconnect
 from pronghorn.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from pronghorn.routing import APIRouter, Mount, Route, RouteTable
 
-__all__ = ["Pronghorn"]
+__all__ = ["Pronghorn", "server_exception_observer"]
 
 logger = logging.getLogger("pronghorn.error")
+
+# Called with each exception answered by a 500 (after it is logged), when set in the context
+# the engine dispatches the request in: the TestClient's raise_server_exceptions.
+server_exception_observer: contextvars.ContextVar[Callable[[BaseException], None] | None] = (
+    contextvars.ContextVar("pronghorn.server_exception_observer", default=None))
 
 Hook = Callable[[], Any]
 ExceptionHandler = Callable[[Any, Exception], Any]
@@ -189,6 +195,15 @@ class Pronghorn(APIRouter):
             "router": None if self._middleware else self._table.core,
         }
 
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """ASGI 3.0: serve this app under any ASGI server (through its own engine)."""
+        adapter = self.__dict__.get("_asgi_adapter")
+        if adapter is None:
+            from pronghorn.asgi_app import ASGIAdapter
+
+            adapter = self._asgi_adapter = ASGIAdapter(self)
+        await adapter(scope, receive, send)
+
     def _handle(self, request: Any) -> Any:
         """The engine's entry point: a Response, or a coroutine resolving to one."""
         return self._dispatch(request)
@@ -259,8 +274,9 @@ class Pronghorn(APIRouter):
             return PlainTextResponse("Client Disconnected", 400)
         logger.error("Exception in handler for %s %s", getattr(request, "method", "?"),
                      getattr(request, "path", "?"), exc_info=exc)
-        # Kept on the request so that TestClient(raise_server_exceptions=True) can re-raise it.
-        request.__dict__["_server_exception"] = exc
+        observer = server_exception_observer.get()
+        if observer is not None:
+            observer(exc)
         handler = self._exception_handlers.get(500) or self._exception_handlers.get(Exception)
         if handler is not None and not isinstance(exc, HTTPException):
             with contextlib.suppress(Exception):

@@ -196,7 +196,7 @@ int pn_conn_flush(PnConnObject *c)
     return 0;
 }
 
-static PyObject *new_future(PnConnObject *c)
+PyObject *pn_conn_new_future(PnConnObject *c)
 {
     PnServerObject *srv = c->server;
     PyObject *loop = srv->loop ? Py_NewRef(srv->loop) : PyObject_CallNoArgs(srv->st->get_running_loop);
@@ -217,7 +217,7 @@ PyObject *pn_conn_drained(PnConnObject *c)
     if (c->fd < 0 || (pn_buf_len(&c->engine.out) < HIGH_WATER && c->file_left == 0)) {
         Py_RETURN_NONE;
     }
-    if (c->drain_waiter == NULL && (c->drain_waiter = new_future(c)) == NULL) {
+    if (c->drain_waiter == NULL && (c->drain_waiter = pn_conn_new_future(c)) == NULL) {
         return NULL;
     }
     return Py_NewRef(c->drain_waiter);
@@ -827,7 +827,7 @@ static PyObject *conn_output(PnConnObject *c, PyObject *unused)
 static PyObject *conn_wait_output(PnConnObject *c, PyObject *unused)
 {
     if (c->output_waiter == NULL) {
-        c->output_waiter = new_future(c);
+        c->output_waiter = pn_conn_new_future(c);
         if (c->output_waiter == NULL) {
             return NULL;
         }

@@ -122,7 +122,7 @@ static PyObject *decode_chunked(PyObject *mod, PyObject *args, PyObject *kw)
             break;
         }
     }
-    result = Py_BuildValue("(y#nO)", pn_buf_ptr(&out), (Py_ssize_t)pn_buf_len(&out),
+    result = Py_BuildValue("(y#nO)", pn_buf_len(&out) ? pn_buf_ptr(&out) : "", (Py_ssize_t)pn_buf_len(&out),
                            (Py_ssize_t)pos, pn_chunked_done(&ch) ? Py_True : Py_False);
 done:
     pn_buf_free(&out);
@@ -170,7 +170,8 @@ static int core_exec(PyObject *mod)
         add_type(mod, &PnConn_spec, NULL, &st->ConnType) < 0 ||
         add_type(mod, &PnRequest_spec, NULL, &st->RequestType) < 0 ||
         add_type(mod, &PnTask_spec, NULL, &st->TaskType) < 0 ||
-        add_type(mod, &PnRouter_spec, NULL, &st->RouterType) < 0) {
+        add_type(mod, &PnRouter_spec, NULL, &st->RouterType) < 0 ||
+        add_type(mod, &PnChunked_spec, NULL, &st->ChunkedType) < 0) {
         return -1;
     }
     st->ClientDisconnect = PyErr_NewExceptionWithDoc(
@@ -262,6 +263,7 @@ static int core_traverse(PyObject *mod, visitproc visit, void *arg)
     Py_VISIT(st->RequestType);
     Py_VISIT(st->TaskType);
     Py_VISIT(st->RouterType);
+    Py_VISIT(st->ChunkedType);
     Py_VISIT(st->uuid_type);
     Py_VISIT(st->CancelledError);
     Py_VISIT(st->InvalidStateError);
@@ -282,6 +284,7 @@ static int core_clear(PyObject *mod)
     Py_CLEAR(st->RequestType);
     Py_CLEAR(st->TaskType);
     Py_CLEAR(st->RouterType);
+    Py_CLEAR(st->ChunkedType);
     Py_CLEAR(st->uuid_type);
     Py_CLEAR(st->CancelledError);
     Py_CLEAR(st->InvalidStateError);

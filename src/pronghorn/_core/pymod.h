@@ -22,6 +22,7 @@ typedef struct {
     PyTypeObject *RequestType;
     PyTypeObject *TaskType;
     PyTypeObject *RouterType;
+    PyTypeObject *ChunkedType;
     PyObject *uuid_type;        /* uuid.UUID */
     PyObject *ClientDisconnect; /* OSError subclass: the peer went away */
     PyObject *ProtocolError;    /* ValueError subclass: malformed request body */
@@ -122,6 +123,8 @@ int pn_headers_from_seq(PyObject *seq, pn_header_t *stack, size_t stack_n, pn_he
                         Py_ssize_t *n, PyObject **keep);
 /* Map a writer return code to a Python exception; 0 if ok. */
 int pn_conn_check(PnConnObject *c, int rc);
+/* A new future on the server's loop (or the running loop). */
+PyObject *pn_conn_new_future(PnConnObject *c);
 /* None, or a future resolved once the output buffer drained (backpressure). */
 PyObject *pn_conn_drained(PnConnObject *c);
 /* Start sending count bytes of fd from offset after the queued output. */
@@ -151,6 +154,9 @@ extern PyType_Spec PnRouter_spec;
 /* Route req by path/method to its endpoint and call it; Py_NotImplemented
  * (new ref) when the app's fallback handler must answer. */
 PyObject *pn_routerobj_dispatch(PyObject *router, PyObject *req, PyObject *path, PyObject *method);
+
+/* chunkedobj.c */
+extern PyType_Spec PnChunked_spec;
 
 /* urlparse.c */
 PyObject *pn_py_parse_query(PyObject *mod, PyObject *args, PyObject *kw);

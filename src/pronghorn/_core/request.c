@@ -378,12 +378,7 @@ static PyObject *req_read(PnRequestObject *r, PyObject *unused)
         PyErr_SetString(st->ClientDisconnect, "client disconnected before the body was complete");
         return NULL;
     }
-    PyObject *loop = c->server->loop;
-    if (loop == NULL) {
-        PyErr_SetString(PyExc_RuntimeError, "server has no event loop");
-        return NULL;
-    }
-    PyObject *fut = PyObject_CallMethodNoArgs(loop, st->str_create_future);
+    PyObject *fut = pn_conn_new_future(c);
     if (fut == NULL) {
         return NULL;
     }
@@ -540,13 +535,7 @@ static PyObject *req_disconnected(PnRequestObject *r, PyObject *unused)
     }
     PnConnObject *c = r->conn;
     if (c->disc_waiter == NULL) {
-        PyObject *loop = c->server->loop ? Py_NewRef(c->server->loop)
-                                         : PyObject_CallNoArgs(req_state(r)->get_running_loop);
-        if (loop == NULL) {
-            return NULL;
-        }
-        c->disc_waiter = PyObject_CallMethodNoArgs(loop, req_state(r)->str_create_future);
-        Py_DECREF(loop);
+        c->disc_waiter = pn_conn_new_future(c);
         if (c->disc_waiter == NULL) {
             return NULL;
         }

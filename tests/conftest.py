@@ -51,7 +51,8 @@ class LiveServer:
 
     async def _start(self, engine_options: dict[str, Any]) -> Any:
         await self.app.startup()
-        engine = _core.Server(self.app._handle, app=self.app, **engine_options)
+        # Served exactly as `pronghorn run` serves it: with the app's C router fast path.
+        engine = _core.Server(self.app._handle, **{**self.app.engine_options(), **engine_options})
         engine.listen(self.sock.fileno())
         engine.start(asyncio.get_running_loop())
         return engine

@@ -370,3 +370,23 @@ def test_lazy_attributes_are_cached_in_the_instance_dict():
 
 def test_docs_requests_examples_run():
     run_markdown_examples("docs/requests.md")
+
+
+# ---- absolute-form targets (RFC 9112 §3.2.2) ---------------------------------------------
+
+
+@pytest.mark.parametrize(("target", "url"), [
+    (b"http://example.com:8080/url/a?q=1", "http://example.com:8080/url/a?q=1"),
+    (b"http://user:pw@example.com/url/b", "http://example.com/url/b"),
+    (b"http://[::1]:81/url/c", "http://[::1]:81/url/c"),
+])
+async def test_absolute_form_target_authority_wins_over_host(target, url):
+    engine = _core.Server(app._handle, **app.engine_options())
+    conn = engine.memory_connection()
+    conn.feed(b"GET %s HTTP/1.1\r\nHost: ignored.example\r\n\r\n" % target)
+    try:
+        body = msgspec.json.decode(conn.output().partition(b"\r\n\r\n")[2])
+    finally:
+        engine.close_all()
+    assert body["url"] == url
+    assert body["base"] == url[:url.index("/url/") + 1]

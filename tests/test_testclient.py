@@ -366,3 +366,41 @@ def test_reader_incomplete_response_is_an_error():
 
 def test_docs_testing_examples_run():
     run_markdown_examples("docs/testing.md")
+
+
+def test_server_address_and_scheme_follow_the_url():
+    app = Pronghorn()
+
+    @app.get("/where")
+    def where(request: Request):
+        return {"server": list(request.server), "scheme": request.scheme,
+                "client": list(request.client), "url": str(request.url)}
+
+    client = TestClient(app, base_url="https://api.example:8443", client=("2001:db8::7", 4000))
+    assert client.get("/where").json() == {
+        "server": ["api.example", 8443], "scheme": "https", "client": ["2001:db8::7", 4000],
+        "url": "https://api.example:8443/where"}
+    assert TestClient(app).get("/where").json()["server"] == ["testserver", 80]
+    assert TestClient(app).get("https://secure.example/where").json()["server"] == [
+        "secure.example", 443]
+
+
+def test_pronghorn_apps_are_served_through_the_c_router():
+    app = Pronghorn()
+    calls = []
+    original = app._handle
+
+    def spy(request):
+        calls.append(request.path)
+        return original(request)
+
+    app._handle = spy  # the engine's fallback handler: only what the C router does not route
+
+    @app.get("/routed")
+    def routed():
+        return "ok"
+
+    client = TestClient(app)
+    assert client.get("/routed").json() == "ok"
+    assert client.get("/missing").status_code == 404
+    assert calls == ["/missing"]

@@ -112,6 +112,23 @@ class Request(_core.Request):
 
     @_lazy
     def _authority(self) -> str:
+        """host[:port] of the target URI (RFC 9112 §3.3): the request-target's own
+        authority in absolute-form (its Host field is ignored, §3.2.2) or
+        authority-form, else the Host field, else the server address. The
+        engine's parser validated each of them."""
+        target = self.target
+        if target[:1] != "/":
+            scheme_end = target.find("://")
+            if scheme_end > 0:
+                rest = target[scheme_end + 3:]
+                end = len(rest)
+                for delimiter in "/?#":
+                    found = rest.find(delimiter, 0, end)
+                    if found >= 0:
+                        end = found
+                return rest[:end].rpartition("@")[2]  # userinfo is not part of the host
+            if self.method == "CONNECT":
+                return target
         for name, value in self.raw_headers:
             if name == b"host":
                 if value:

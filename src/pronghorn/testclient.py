@@ -33,8 +33,7 @@ except ImportError as exc:  # pragma: no cover
         "pronghorn.testclient needs httpx: pip install 'pronghorn[testclient]'") from exc
 
 from pronghorn import _core
-from pronghorn.app import Pronghorn
-from pronghorn.datastructures import Address
+from pronghorn.app import Pronghorn, server_exception_observer
 
 __all__ = ["AsyncTestClient", "TestClient"]
 
@@ -42,6 +41,7 @@ T = TypeVar("T")
 
 _UNBOUNDED = 2**62  # no body limit when decoding the engine's chunked responses
 _ENGINE_ERRORS = (_core.ClientDisconnect, _core.ProtocolError)  # answered by the engine itself
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 # ---- request bytes -------------------------------------------------------------------
@@ -166,35 +166,35 @@ class _ResponseReader:
 
 
 class _Exchange:
-    """One request/response on one memory connection, seen by the handler wrapper."""
+    """One request/response on one memory connection: the handler's unhandled exception."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.request: Any = None
+    __slots__ = ("exception",)
+
+    def __init__(self) -> None:
         self.exception: BaseException | None = None
-        self.handled = loop.create_future()
 
-    def finish(self) -> None:
-        if not self.handled.done():
-            self.handled.set_result(None)
-
-    def server_exception(self) -> BaseException | None:
-        exc = self.exception
-        if exc is None and self.request is not None:
-            exc = self.request.__dict__.get("_server_exception")  # recorded by Pronghorn
-        return None if isinstance(exc, _ENGINE_ERRORS) else exc
+    def record(self, exc: BaseException) -> None:
+        if self.exception is None and not isinstance(exc, _ENGINE_ERRORS):
+            self.exception = exc
 
 
 class _Engine:
-    """An engine Server serving ``app`` on the running loop, one memory connection per request."""
+    """An engine Server serving ``app`` on the running loop, one memory connection per request.
+
+    A Pronghorn app is served exactly as ``pronghorn run`` serves it (its
+    ``engine_options``: the C router calls routed endpoints directly); any
+    other callable is the engine's handler.
+    """
 
     def __init__(self, app: Any, client: tuple[str, int]) -> None:
         self.app = app
         self.is_app = isinstance(app, Pronghorn)
-        self.handler = app._handle if self.is_app else app
-        self.client = Address(*client)
-        self.server = _core.Server(self._handle, app=app)
+        self.client = tuple(client)
+        if self.is_app:
+            self.server = _core.Server(app._handle, **app.engine_options())
+        else:
+            self.server = _core.Server(_observed(app))
         self.server.start(asyncio.get_running_loop())
-        self._dispatching: _Exchange | None = None
 
     def close(self) -> None:
         self.server.close_all()
@@ -207,45 +207,22 @@ class _Engine:
         if self.is_app:
             await self.app.shutdown()
 
-    def _handle(self, request: Any) -> Any:
-        exchange, self._dispatching = self._dispatching, None
-        if exchange is None:  # not one of ours (cannot happen with one request per connection)
-            return self.handler(request)
-        exchange.request = request
-        # memory_connection() keeps only IPv4 peers; the test client names itself "testclient".
-        request.__dict__["client"] = self.client
-        try:
-            result = self.handler(request)
-        except BaseException as exc:
-            exchange.exception = exc
-            exchange.finish()
-            raise
-        if hasattr(result, "__await__"):
-            return self._watch(result, exchange)
-        exchange.finish()
-        return result
-
-    async def _watch(self, handler: Awaitable[Any], exchange: _Exchange) -> Any:
-        try:
-            return await handler
-        except BaseException as exc:
-            exchange.exception = exc
-            raise
-        finally:
-            exchange.finish()
-
-    async def exchange(self, head: bytes, body: Iterable[bytes],
+    async def exchange(self, url: httpx.URL, head: bytes, body: Iterable[bytes],
                        method: str) -> tuple[_ResponseReader, BaseException | None]:
         """Send one request; return its response and the handler's unhandled exception."""
-        exchange = _Exchange(asyncio.get_running_loop())
+        exchange = _Exchange()
         reader = _ResponseReader(method)
-        conn = self.server.memory_connection(client=tuple(self.client))
+        port = url.port or _DEFAULT_PORTS.get(url.scheme, 80)
+        conn = self.server.memory_connection(client=self.client, server=(url.host, port),
+                                             scheme=url.scheme)
         try:
-            self._dispatching = exchange
+            # The engine runs the handler in a copy of the context current at dispatch,
+            # which happens inside feed(): the handler reports to this exchange.
+            token = server_exception_observer.set(exchange.record)
             try:
-                conn.feed(head)  # the handler starts (and may finish) in here
+                conn.feed(head)
             finally:
-                self._dispatching = None
+                server_exception_observer.reset(token)
             for piece in body:
                 await asyncio.sleep(0)  # let a handler that is reading the body run
                 conn.feed(piece)
@@ -256,13 +233,40 @@ class _Engine:
                 if conn.closed:
                     reader.feed_eof()
                     break
-                if exchange.request is not None and not exchange.handled.done():
-                    await exchange.handled
-                else:  # the response is still being written
-                    await asyncio.sleep(0.001)
+                await conn.wait_output()
         finally:
             conn.close()
-        return reader, exchange.server_exception()
+        return reader, exchange.exception
+
+
+def _observed(handler: Any) -> Any:
+    """A plain handler whose unhandled exceptions are also reported to the exchange."""
+
+    def handle(request: Any) -> Any:
+        try:
+            result = handler(request)
+        except BaseException as exc:
+            _report(exc)
+            raise
+        if hasattr(result, "__await__"):
+            return _watch(result)
+        return result
+
+    return handle
+
+
+async def _watch(result: Awaitable[Any]) -> Any:
+    try:
+        return await result
+    except BaseException as exc:
+        _report(exc)
+        raise
+
+
+def _report(exc: BaseException) -> None:
+    observer = server_exception_observer.get()
+    if observer is not None:
+        observer(exc)
 
 
 # ---- the portal: an event loop in a thread ---------------------------------------------
@@ -361,13 +365,15 @@ class _EngineTransport(httpx.BaseTransport):
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         head, body = _request_head(request), list(_body_pieces(request))
         if self._portal is not None and self._engine is not None:
-            reader, exc = self._portal.call(self._engine.exchange(head, body, request.method))
+            reader, exc = self._portal.call(
+                self._engine.exchange(request.url, head, body, request.method))
         else:  # outside a `with` block: a loop and an engine for this request only
             portal = _LoopThread()
             try:
                 engine = portal.call(_make_engine(self.app, self.client))
                 try:
-                    reader, exc = portal.call(engine.exchange(head, body, request.method))
+                    reader, exc = portal.call(
+                        engine.exchange(request.url, head, body, request.method))
                 finally:
                     portal.call(_close_engine(engine, lifespan=False))
             finally:
@@ -405,11 +411,11 @@ class _AsyncEngineTransport(httpx.AsyncBaseTransport):
         head, body = _request_head(request), await _abody_pieces(request)
         engine = self._engine
         if engine is not None:
-            reader, exc = await engine.exchange(head, body, request.method)
+            reader, exc = await engine.exchange(request.url, head, body, request.method)
         else:
             engine = _Engine(self.app, self.client)
             try:
-                reader, exc = await engine.exchange(head, body, request.method)
+                reader, exc = await engine.exchange(request.url, head, body, request.method)
             finally:
                 engine.close()
         return _raise_or_respond(reader, exc, request, self.raise_server_exceptions)

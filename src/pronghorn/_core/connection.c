@@ -615,6 +615,19 @@ static PyObject *running_loop(PnServerObject *srv)
     return loop;
 }
 
+/* A sync handler call held the event loop for `held` seconds: tell the app. */
+static void report_slow(PnServerObject *srv, PyObject *req, double held)
+{
+    PyObject *et, *ev, *etb;
+    PyErr_Fetch(&et, &ev, &etb); /* the handler's own error, if any, is kept */
+    PyObject *r = PyObject_CallFunction(srv->slow_handler, "Od", req, held);
+    if (r == NULL) {
+        PyErr_WriteUnraisable(srv->slow_handler);
+    }
+    Py_XDECREF(r);
+    PyErr_Restore(et, ev, etb);
+}
+
 /* The router's endpoint for req, else the app's handler. */
 static PyObject *call_app(PnServerObject *srv, PyObject *req)
 {
@@ -657,6 +670,12 @@ static void dispatch(PnConnObject *c, const pn_event_t *ev)
     PyObject *res = call_app(srv, req);
     PyContext_Exit(ctx);
     PyTypeObject *tp = res ? Py_TYPE(res) : NULL;
+    if (srv->slow_handler != NULL && !(tp != NULL && tp->tp_as_async != NULL)) {
+        double held = pn_monotonic() - c->started;
+        if (held > srv->slow_threshold) {
+            report_slow(srv, req, held);
+        }
+    }
     if (tp != NULL && tp->tp_as_async != NULL && tp->tp_as_async->am_send != NULL) {
         PyObject *loop = running_loop(srv);
         PnTaskObject *task = pn_task_new(srv->st, loop, res, ctx, (PyObject *)c, on_task_done);

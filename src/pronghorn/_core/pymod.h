@@ -85,6 +85,8 @@ struct PnServerObject {
     pn_state_t *st;
     PyObject *handler;
     PyObject *router;         /* a Router consulted before handler, or NULL */
+    PyObject *slow_handler;   /* callable(request, seconds) for handler calls that held the loop */
+    double slow_threshold;    /* seconds */
     PyObject *app;            /* exposed as request.app, or NULL */
     PyObject *request_class;
     PyObject *access_log;     /* callable or NULL */
@@ -176,6 +178,8 @@ PyObject *pn_request_new(PnConnObject *c, const pn_event_t *ev);
 /* New references to the request's method (interned) and decoded path. */
 PyObject *pn_request_method(PyObject *req);
 PyObject *pn_request_path(PyObject *req);
+/* Set request.path_params (steals params). */
+void pn_request_set_path_params(PyObject *req, PyObject *params);
 void pn_request_detach(PyObject *req);
 PyObject *pn_addr_tuple(const struct sockaddr_storage *ss, socklen_t len);
 

@@ -311,6 +311,12 @@ static PyObject *get_path_params(PnRequestObject *r, void *closure)
     return Py_NewRef(r->path_params);
 }
 
+void pn_request_set_path_params(PyObject *req, PyObject *params)
+{
+    PnRequestObject *r = (PnRequestObject *)req;
+    Py_XSETREF(r->path_params, params);
+}
+
 static int set_path_params(PnRequestObject *r, PyObject *v, void *closure)
 {
     Py_XSETREF(r->path_params, Py_XNewRef(v));

@@ -130,9 +130,8 @@ PyObject *pn_routerobj_dispatch(PyObject *router, PyObject *req, PyObject *path,
         return PyErr_Occurred() ? NULL : Py_NewRef(Py_NotImplemented);
     }
     Py_INCREF(endpoint);
-    int set = PyObject_SetAttrString(req, "path_params", params);
-    Py_DECREF(params);
-    PyObject *res = set < 0 ? NULL : PyObject_CallOneArg(endpoint, req);
+    pn_request_set_path_params(req, params); /* steals */
+    PyObject *res = PyObject_CallOneArg(endpoint, req);
     Py_DECREF(endpoint);
     return res;
 }

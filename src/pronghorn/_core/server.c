@@ -271,17 +271,20 @@ static int server_init(PnServerObject *srv, PyObject *args, PyObject *kw)
 {
     static char *kwlist[] = {"handler", "max_request_line", "max_head", "max_headers",
                              "max_body", "header_timeout", "keep_alive_timeout", "access_log",
-                             "request_class", "app", "router", NULL};
+                             "request_class", "app", "router", "slow_handler",
+                             "slow_handler_threshold", NULL};
     PyObject *handler, *access_log = Py_None, *request_class = Py_None, *app = Py_None;
-    PyObject *router = Py_None;
+    PyObject *router = Py_None, *slow_handler = Py_None;
+    double slow_threshold = 0.1;
     Py_ssize_t max_line = PN_HTTP1_DEFAULT_MAX_REQUEST_LINE, max_head = PN_HTTP1_DEFAULT_MAX_HEAD;
     Py_ssize_t max_headers = PN_HTTP1_DEFAULT_MAX_HEADERS;
     unsigned long long max_body = PN_HTTP1_DEFAULT_MAX_BODY;
     double header_timeout = 10.0, keep_alive_timeout = 5.0;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|$nnnKddOOOO", kwlist, &handler, &max_line,
-                                     &max_head, &max_headers, &max_body, &header_timeout,
-                                     &keep_alive_timeout, &access_log, &request_class, &app,
-                                     &router)) {
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|$nnnKddOOOOOd", kwlist, &handler,
+                                     &max_line, &max_head, &max_headers, &max_body,
+                                     &header_timeout, &keep_alive_timeout, &access_log,
+                                     &request_class, &app, &router, &slow_handler,
+                                     &slow_threshold)) {
         return -1;
     }
     if (srv->handler != NULL) {
@@ -327,6 +330,8 @@ static int server_init(PnServerObject *srv, PyObject *args, PyObject *kw)
     srv->handler = Py_NewRef(handler);
     srv->app = app == Py_None ? NULL : Py_NewRef(app);
     srv->router = router == Py_None ? NULL : Py_NewRef(router);
+    srv->slow_handler = slow_handler == Py_None ? NULL : Py_NewRef(slow_handler);
+    srv->slow_threshold = slow_threshold;
     srv->access_log = access_log == Py_None ? NULL : Py_NewRef(access_log);
     PyObject *logging = PyImport_ImportModule("logging");
     if (logging == NULL) {
@@ -532,6 +537,7 @@ static int server_traverse(PnServerObject *srv, visitproc visit, void *arg)
     Py_VISIT(srv->handler);
     Py_VISIT(srv->app);
     Py_VISIT(srv->router);
+    Py_VISIT(srv->slow_handler);
     Py_VISIT(srv->request_class);
     Py_VISIT(srv->access_log);
     Py_VISIT(srv->logger);
@@ -550,6 +556,7 @@ static int server_clear(PnServerObject *srv)
     Py_CLEAR(srv->handler);
     Py_CLEAR(srv->app);
     Py_CLEAR(srv->router);
+    Py_CLEAR(srv->slow_handler);
     Py_CLEAR(srv->request_class);
     Py_CLEAR(srv->access_log);
     Py_CLEAR(srv->logger);
@@ -620,7 +627,8 @@ static PyGetSetDef server_getset[] = {
 
 static PyType_Slot server_slots[] = {
     {Py_tp_doc, "Server(handler, *, max_request_line, max_head, max_headers, max_body, "
-                "header_timeout, keep_alive_timeout, access_log, request_class, app, router)"},
+                "header_timeout, keep_alive_timeout, access_log, request_class, app, router, "
+                "slow_handler, slow_handler_threshold)"},
     {Py_tp_new, server_new},
     {Py_tp_init, server_init},
     {Py_tp_dealloc, server_dealloc},

@@ -85,8 +85,8 @@ class LiveClient(httpx.Client):
 
     def __init__(self, app: Any, **kwargs: Any) -> None:
         self.server = LiveServer(app)
-        super().__init__(base_url=self.server.url, timeout=IO_TIMEOUT, follow_redirects=True,
-                         **kwargs)
+        kwargs.setdefault("follow_redirects", True)  # as the TestClient
+        super().__init__(base_url=self.server.url, timeout=IO_TIMEOUT, **kwargs)
 
     def close(self) -> None:
         try:

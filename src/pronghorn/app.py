@@ -209,6 +209,9 @@ class Pronghorn(APIRouter):
         return self._dispatch(request)
 
     def _route(self, request: Any) -> Any:
+        root = getattr(request, "root_path", "")
+        if root:  # mounted: route the rest of the path
+            return self._resolve(request, request.path[len(root):] or "/", False)
         return self._resolve(request, request.path, True)
 
     def _resolve(self, request: Any, path: str, top: bool) -> Any:
@@ -233,16 +236,16 @@ class Pronghorn(APIRouter):
             other = path[:-1] if path.endswith("/") else path + "/"
             found = self._table.match(other)
             if found is not None and not isinstance(found[0], Mount):
-                url = request.url.replace(path=other)
-                return RedirectResponse(str(url))
+                raw = request.url.path  # still percent-encoded, as the client sent it
+                raw = raw[:-1] if raw.endswith("/") else raw + "/"
+                return RedirectResponse(str(request.url.replace(path=raw)))
         return self._exception_response(request, HTTPException(404))
 
     def _mounted(self, request: Any, mount: Mount, params: dict[str, Any]) -> Any:
         app = mount.app
-        if isinstance(app, Pronghorn):
-            sub = "/" + params.get("__mount_path", "")
+        if isinstance(app, Pronghorn):  # with its own middleware and exception handlers
             request.__dict__["root_path"] = request.__dict__.get("root_path", "") + mount.path
-            return app._resolve(request, sub, False)
+            return app._dispatch(request)
         from pronghorn.asgi import call_asgi_app  # ASGI apps: run through the ASGI bridge
 
         return call_asgi_app(app, request, mount.path)

@@ -23,7 +23,8 @@ from urllib.parse import SplitResult, urlencode, urlsplit
 
 from pronghorn import _core
 
-__all__ = ["Address", "Headers", "MutableHeaders", "QueryParams", "State", "URL"]
+__all__ = ["Address", "Headers", "MutableHeaders", "QueryParams", "State", "URL",
+           "encode_header_field"]
 
 
 class Address(NamedTuple):
@@ -170,15 +171,30 @@ def _name_key(name: str) -> bytes:
     return name.lower().encode("latin-1")
 
 
-def _encode_field(name: str, value: str) -> tuple[bytes, bytes]:
-    """Validate and encode one header field (RFC 9110 §5.1, §5.5)."""
-    bname = _name_key(name)
-    bvalue = value.encode("latin-1")
+def _as_bytes(part: str | bytes, what: str) -> bytes:
+    if isinstance(part, str):
+        return part.encode("latin-1")
+    if isinstance(part, bytes):
+        return part
+    raise TypeError(f"header {what} must be str or bytes, not {type(part).__name__}")
+
+
+def encode_header_field(name: str | bytes, value: str | bytes) -> tuple[bytes, bytes]:
+    """The one header-field validator: ``(name, value)`` as lowercase-name byte pairs.
+
+    RFC 9110 §5.1: the name is a token; §5.5: the value holds no CR, LF or NUL
+    (ValueError). str parts are encoded as latin-1; other types are a TypeError.
+    """
+    bname = _as_bytes(name, "name")
+    bvalue = _as_bytes(value, "value")
     if HEADER_NAME.fullmatch(bname) is None:
         raise ValueError(f"invalid header name: {name!r}")
     if BAD_HEADER_VALUE.search(bvalue) is not None:
         raise ValueError(f"invalid header value for {name!r}: CR, LF and NUL are not allowed")
-    return bname, bvalue
+    return bname.lower(), bvalue
+
+
+_encode_field = encode_header_field
 
 
 class Headers(Mapping[str, str]):

@@ -59,6 +59,9 @@ class Request(_core.Request):
     lowercased ``(name, value)`` bytes pairs), ``server``, ``scheme``,
     ``path_params`` and ``app`` come from C."""
 
+    #: The prefix of the mount(s) this request was routed through ("" at the app root).
+    root_path = ""
+
     # ---- head ----------------------------------------------------------------
 
     @_lazy
@@ -109,6 +112,11 @@ class Request(_core.Request):
     def base_url(self) -> URL:
         """The URL of the application root: ``scheme://host/``."""
         return URL(f"{self.scheme}://{self._authority}/")
+
+    def url_for(self, name: str, /, **path_params: Any) -> URL:
+        """The absolute URL of the route called ``name`` (``app.url_path_for``)."""
+        path = self.app.url_path_for(name, **path_params)
+        return URL(f"{self.scheme}://{self._authority}{path}")
 
     @_lazy
     def _authority(self) -> str:

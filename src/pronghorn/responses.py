@@ -9,7 +9,8 @@ response writer reads, and nothing else:
   ``content-type`` included when there is one.
 
 Invariants: header names are HTTP tokens and values carry no CR, LF or NUL
-(checked here, once, at construction); ``raw_headers`` never holds
+(checked once, at construction, by the one header validator,
+``datastructures.encode_header_field``); ``raw_headers`` never holds
 ``content-length``, because the writer derives it from ``len(body)``; the
 writer also adds ``date`` and ``connection`` and drops the body of HEAD, 204
 and 304 responses. This module must not know about sockets or the engine.
@@ -18,7 +19,6 @@ and 304 responses. This module must not know about sockets or the engine.
 from __future__ import annotations
 
 import http.cookies
-import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from email.utils import format_datetime
@@ -27,7 +27,7 @@ from urllib.parse import quote
 
 import msgspec
 
-from pronghorn.datastructures import MutableHeaders
+from pronghorn.datastructures import MutableHeaders, encode_header_field
 
 __all__ = [
     "FileResponse",
@@ -42,9 +42,6 @@ __all__ = [
 HeaderPart = Union[str, bytes]
 HeadersArg = Union[Mapping[HeaderPart, HeaderPart], Iterable[tuple[HeaderPart, HeaderPart]], None]
 
-# RFC 9110 §5.1 field-name = token; §5.5 field-value: no CR, LF or NUL.
-_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_BAD_VALUE = re.compile(rb"[\r\n\x00]")
 
 def _json_default(obj: Any) -> Any:
     """Types msgspec does not encode natively: pydantic models, sets of models..."""
@@ -60,34 +57,23 @@ def _json_default(obj: Any) -> Any:
 _json_encode = msgspec.json.Encoder(decimal_format="number", enc_hook=_json_default).encode
 
 
-def _as_bytes(part: HeaderPart, what: str) -> bytes:
-    if isinstance(part, str):
-        return part.encode("latin-1")
-    if isinstance(part, bytes):
-        return part
-    raise TypeError(f"header {what} must be str or bytes, not {type(part).__name__}")
-
-
-def _encode_headers(headers: HeadersArg) -> list[tuple[bytes, bytes]]:
-    """Validate app-supplied headers into lowercase (name, value) byte pairs.
-
-    ``content-length`` is dropped: the writer computes it from the body.
-    """
+def _encode_headers(headers: HeadersArg) -> tuple[list[tuple[bytes, bytes]], int | None]:
+    """Validate app-supplied headers into lowercase (name, value) byte pairs, and
+    the ``content-length`` they give (dropped: the writer frames the body itself)."""
     if not headers:
-        return []
+        return [], None
     items = headers.items() if isinstance(headers, Mapping) else headers
     raw: list[tuple[bytes, bytes]] = []
+    length = None
     for name, value in items:
-        bname = _as_bytes(name, "name")
-        bvalue = _as_bytes(value, "value")
-        if _TOKEN.fullmatch(bname) is None:
-            raise ValueError(f"invalid header name: {bname!r}")
-        if _BAD_VALUE.search(bvalue) is not None:
-            raise ValueError(f"invalid header value for {bname!r}: CR, LF and NUL are not allowed")
-        bname = bname.lower()
-        if bname != b"content-length":
-            raw.append((bname, bvalue))
-    return raw
+        pair = encode_header_field(name, value)
+        if pair[0] == b"content-length":
+            if not pair[1].isdigit():
+                raise ValueError(f"invalid content-length: {pair[1]!r}")
+            length = int(pair[1])
+        else:
+            raw.append(pair)
+    return raw, length
 
 
 _ctype_cache: dict[tuple[str, str], tuple[bytes, bytes]] = {}
@@ -101,10 +87,7 @@ def _content_type(media_type: str, charset: str) -> tuple[bytes, bytes]:
         value = media_type
         if value.startswith("text/") and "charset=" not in value:
             value = f"{value}; charset={charset}"
-        encoded = value.encode("latin-1")
-        if _BAD_VALUE.search(encoded) is not None:
-            raise ValueError("invalid media type: CR, LF and NUL are not allowed")
-        pair = (b"content-type", encoded)
+        pair = encode_header_field(b"content-type", value)
         if len(_ctype_cache) < 256:
             _ctype_cache[key] = pair
     return pair
@@ -153,13 +136,18 @@ class Response:
             content_type = self._default_content_type
             self.raw_headers = [] if content_type is None else [content_type]
             return
-        raw = _encode_headers(headers)
+        raw, length = _encode_headers(headers)
+        if length is not None:
+            self._declared_length(length)
         if not any(name == b"content-type" for name, _ in raw):
             if media_type is not None:
                 raw.append(_content_type(media_type, self.charset))
             elif self._default_content_type is not None:
                 raw.append(self._default_content_type)
         self.raw_headers = raw
+
+    def _declared_length(self, length: int) -> None:
+        """A ``content-length`` header was given: ignored, ``len(body)`` is sent."""
 
     def render(self, content: Any) -> bytes:
         if content.__class__ is bytes:
@@ -292,15 +280,12 @@ class StreamingResponse(Response):
 
     def __init__(self, content: Any, status_code: int = 200, headers: HeadersArg = None,
                  media_type: str | None = None, background: Any = None) -> None:
-        length = None
-        if headers:
-            items = headers.items() if isinstance(headers, Mapping) else headers
-            for name, value in items:
-                if _as_bytes(name, "name").lower() == b"content-length":
-                    length = int(_as_bytes(value, "value"))
+        self._length = -1  # chunked unless a content-length header is given
         super().__init__(b"", status_code, headers, media_type, background)
         self.body_iterator = content
-        self._length = -1 if length is None else length
+
+    def _declared_length(self, length: int) -> None:
+        self._length = length
 
     async def _stream(self, request: Any) -> None:
         request._start(self.status_code, self.raw_headers, self._length)

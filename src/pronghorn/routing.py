@@ -182,9 +182,16 @@ class APIRouter:
 
         return decorator
 
-    def route(self, path: str, methods: Iterable[str] | None = None,
-              **options: Any) -> Callable[[EndpointT], EndpointT]:
-        return self.api_route(path, methods=methods, **options)
+    def route(self, path: str, methods: Iterable[str] | None = None, name: str | None = None,
+              include_in_schema: bool = True) -> Callable[[EndpointT], EndpointT]:
+        """Decorator form of ``add_route`` (Starlette style: ``endpoint(request)``)."""
+
+        def decorator(endpoint: EndpointT) -> EndpointT:
+            self.add_route(path, endpoint, methods=methods, name=name,
+                           include_in_schema=include_in_schema)
+            return endpoint
+
+        return decorator
 
     def get(self, path: str, **options: Any) -> Callable[[EndpointT], EndpointT]:
         return self.api_route(path, methods=("GET",), **options)

@@ -777,6 +777,7 @@ static void on_eof(PnConnObject *c)
     }
     if (c->in_handler) {
         pn_conn_wake_waiter(c, c->server->st->ClientDisconnect);
+        wake(c, &c->disc_waiter, NULL); /* the client went away (or half-closed) */
         return;
     }
     pn_conn_process(c);

@@ -536,7 +536,7 @@ static PyObject *req_receive(PnRequestObject *r, PyObject *unused)
  * future resolved when it is. */
 static PyObject *req_disconnected(PnRequestObject *r, PyObject *unused)
 {
-    if (!is_current(r)) {
+    if (!is_current(r) || r->conn->peer_eof) {
         Py_RETURN_NONE;
     }
     PnConnObject *c = r->conn;

@@ -486,8 +486,39 @@ static void test_slowloris_guard(void)
     del(c);
 }
 
+static void test_upgrade(void)
+{
+    pn_conn_config_t cfg = config();
+    pn_conn_t *c = new_conn(&cfg);
+    pn_event_t ev;
+    feed(c, "GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"
+            "\x81\x85raw-frame-bytes");
+    is_int(pn_conn_next(c, &ev), PN_EV_REQUEST, "upgrade request");
+    ok(ev.req->flags & PN_REQ_UPGRADE, "reported as an upgrade");
+    pn_header_t h[] = {{{"upgrade", 7}, {"websocket", 9}}};
+    is_int(pn_conn_response_simple(c, 101, h, 1, "", 0), 0, "101 written");
+    is_int(c->state, PN_CONN_UPGRADED, "connection upgraded");
+    char *out = take(c);
+    ok(contains(out, "HTTP/1.1 101 Switching Protocols\r\n") && contains(out, "connection: upgrade") &&
+           !contains(out, "content-length"),
+       "101 head");
+    free(out);
+    is_int(pn_conn_next(c, &ev), PN_EV_NONE, "no HTTP parsing after the upgrade");
+    pn_slice_t in = pn_conn_input(c);
+    ok(in.len == 17 && memcmp(in.base, "\x81\x85raw-frame-bytes", 17) == 0,
+       "bytes after the head belong to the new protocol");
+    del(c);
+
+    c = new_conn(&cfg);
+    feed(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    pn_conn_next(c, &ev);
+    is_int(pn_conn_response_simple(c, 101, h, 1, "", 0), PN_EUSAGE, "101 refused without upgrade");
+    del(c);
+}
+
 int main(void)
 {
+    test_upgrade();
     test_pipelining();
     test_next_request_waits_for_response();
     test_head_and_no_body_statuses();

@@ -391,6 +391,9 @@ int pn_conn_response_start(pn_conn_t *c, int status, const pn_header_t *headers,
     if (status < 100 || status > 999 || (status < 200 && status != 101)) {
         return usage(c, "invalid status code");
     }
+    if (status == 101 && (!(c->req.flags & PN_REQ_UPGRADE) || !c->body_done)) {
+        return usage(c, "101 Switching Protocols needs an upgrade request without a body");
+    }
     int app_close = 0, app_date = 0;
     int64_t declared = -1;
     for (size_t i = 0; i < n; i++) {
@@ -565,7 +568,9 @@ int pn_conn_response_end(pn_conn_t *c)
         c->state = PN_CONN_CLOSING;
         return PN_ENOMEM;
     }
-    if (!c->keep_alive) {
+    if (c->status == 101) {
+        c->state = PN_CONN_UPGRADED; /* the request had no body to drain (checked at start) */
+    } else if (!c->keep_alive) {
         c->state = PN_CONN_CLOSING;
     } else if (c->body_done) {
         finish_exchange(c);

@@ -56,6 +56,7 @@ enum pn_conn_state {
     PN_CONN_REQUEST,  /* a request is in progress */
     PN_CONN_DRAIN,    /* response done; discarding the rest of the request body */
     PN_CONN_CLOSING,  /* no more input is processed; flush output, then close */
+    PN_CONN_UPGRADED, /* a 101 response ended: bytes in/out belong to the new protocol */
 };
 
 typedef struct {
@@ -140,6 +141,14 @@ void pn_conn_fail(pn_conn_t *c, int status, const char *reason);
 
 /* Request a close after the current response (graceful shutdown). Idle -> closing now. */
 void pn_conn_close_soon(pn_conn_t *c);
+
+/* Upgraded connections: the raw bytes received so far (valid until the next
+ * feed), and how many of them the new protocol consumed. */
+static inline pn_slice_t pn_conn_input(const pn_conn_t *c)
+{
+    return (pn_slice_t){pn_buf_ptr(&c->in), pn_buf_len(&c->in)};
+}
+static inline void pn_conn_input_done(pn_conn_t *c, size_t n) { pn_buf_consume(&c->in, n); }
 
 /* Bytes waiting to be written, and report how many were written. */
 static inline pn_slice_t pn_conn_output(const pn_conn_t *c)

@@ -15,7 +15,7 @@ FUZZ_SECONDS ?= 30
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: all venv build run test ctest pytest fuzz fuzz-short bench clean format
+.PHONY: all venv build run test ctest pytest fuzz fuzz-short bench bench-c bench-tools clean format
 
 all: build
 
@@ -62,8 +62,37 @@ fuzz-short:
 	@if command -v clang >/dev/null 2>&1; then $(MAKE) --no-print-directory fuzz FUZZ_SECONDS=20; \
 	 else echo "clang not installed: skipping the short fuzz run (apt-get install clang)"; fi
 
-bench: build
-	$(PY) benchmarks/run.py
+# Side-by-side benchmarks (not part of `make test`): peers go into their own virtualenv,
+# nginx/wrk/h2load come from Debian. BENCH_ARGS=--quick for a smoke run; BENCH_DURATION,
+# BENCH_ROUNDS, BENCH_CONNECTIONS tune a full one. Results: benchmarks/results/.
+PEERS    := benchmarks/.venv-peers
+PEERS_PY := $(PEERS)/bin/python
+
+$(PEERS)/.installed: benchmarks/requirements-peers.txt
+	$(PYTHON) -m venv $(PEERS)
+	$(PEERS_PY) -m pip install -q --upgrade pip
+	$(PEERS_PY) -m pip install -q -r benchmarks/requirements-peers.txt
+	@$(PEERS_PY) -m pip install -q socketify || echo "note: socketify did not install; its rows are skipped"
+	touch $@
+
+bench-tools:
+	@missing=""; \
+	 command -v nginx >/dev/null 2>&1 || missing="$$missing nginx"; \
+	 command -v wrk >/dev/null 2>&1 || missing="$$missing wrk"; \
+	 command -v h2load >/dev/null 2>&1 || missing="$$missing nghttp2-client"; \
+	 command -v taskset >/dev/null 2>&1 || missing="$$missing util-linux"; \
+	 command -v valgrind >/dev/null 2>&1 || missing="$$missing valgrind"; \
+	 if [ -n "$$missing" ]; then \
+	   if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq $$missing; \
+	   else echo "missing:$$missing (apt-get install them as root)"; exit 1; fi; \
+	 fi
+
+bench: build bench-tools $(PEERS)/.installed
+	$(PEERS_PY) benchmarks/run.py $(BENCH_ARGS)
+
+# C micro-benchmarks alone: parser and router ns and callgrind instructions, JSON encode.
+bench-c: build
+	$(PY) benchmarks/micro.py
 
 format:
 	clang-format -i $(CORE)/*.c $(CORE)/*.h tests/c/*.c tests/fuzz/*.c

@@ -1,0 +1,1 @@
+"""Side-by-side load tests and micro-benchmarks (`make bench`, `make bench-c`)."""

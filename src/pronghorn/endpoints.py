@@ -16,10 +16,7 @@ Must not know about: sockets, routing tables, the engine.
 
 from __future__ import annotations
 
-import asyncio
-import contextvars
 import decimal
-import functools
 import inspect
 import logging
 import time
@@ -28,6 +25,8 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from pronghorn.background import BackgroundTasks
+from pronghorn.concurrency import is_async_callable, run_in_threadpool
 from pronghorn.exceptions import RequestValidationError
 from pronghorn.responses import JSONResponse, Response
 
@@ -39,24 +38,6 @@ logger = logging.getLogger("pronghorn.error")
 BLOCKING_WARN_SECONDS = 0.1
 
 _json_encode = JSONResponse.encode
-
-
-def is_async_callable(obj: Any) -> bool:
-    while isinstance(obj, functools.partial):
-        obj = obj.func
-    if inspect.iscoroutinefunction(obj):
-        return True
-    if inspect.isfunction(obj) or inspect.ismethod(obj):
-        return False
-    return inspect.iscoroutinefunction(getattr(obj, "__call__", None))
-
-
-async def run_in_threadpool(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """Run a blocking callable in the loop's default thread pool, in the current context."""
-    loop = asyncio.get_running_loop()
-    ctx = contextvars.copy_context()
-    call = functools.partial(ctx.run, func, *args, **kwargs)
-    return await loop.run_in_executor(None, call)
 
 
 # ---- path parameter conversion ---------------------------------------------
@@ -124,11 +105,13 @@ def _path_converter(annotation: Any) -> Callable[[Any], Any] | None:
 class _Plan:
     """What to pass to an endpoint, decided from its signature."""
 
-    __slots__ = ("wants_request", "params")
+    __slots__ = ("wants_request", "params", "background")
 
-    def __init__(self, wants_request: bool, params: tuple[tuple[str, Any], ...]) -> None:
-        self.wants_request = wants_request
+    def __init__(self, wants_request: str | None, params: tuple[tuple[str, Any], ...],
+                 background: str | None = None) -> None:
+        self.wants_request = wants_request  # the parameter receiving the request
         self.params = params  # (name, converter or None)
+        self.background = background  # the parameter receiving a BackgroundTasks
 
 
 def _is_request_annotation(annotation: Any) -> bool:
@@ -137,16 +120,22 @@ def _is_request_annotation(annotation: Any) -> bool:
     return isinstance(annotation, type) and annotation.__name__ == "Request"
 
 
+def _is_background_annotation(annotation: Any) -> bool:
+    if isinstance(annotation, str):
+        return annotation.rpartition(".")[2] == "BackgroundTasks"
+    return isinstance(annotation, type) and issubclass(annotation, BackgroundTasks)
+
+
 def _plan(endpoint: Callable[..., Any], path: str, param_names: tuple[str, ...]) -> _Plan:
     try:
         signature = inspect.signature(endpoint)
     except (TypeError, ValueError):  # some builtins have no signature
-        return _Plan(False, tuple((name, None) for name in param_names))
+        return _Plan(None, tuple((name, None) for name in param_names))
     try:
         hints = typing.get_type_hints(endpoint, include_extras=True)
     except Exception:  # unresolvable string annotations: use them as written
         hints = {}
-    wants_request = False
+    wants_request = background = None
     params: list[tuple[str, Any]] = []
     takes_var_kw = False
     for name, param in signature.parameters.items():
@@ -161,6 +150,9 @@ def _plan(endpoint: Callable[..., Any], path: str, param_names: tuple[str, ...])
                 raise TypeError(f"{path}: the request parameter must accept a keyword argument")
             wants_request = name
             continue
+        if _is_background_annotation(annotation):
+            background = name
+            continue
         if name in param_names:
             if param.kind is inspect.Parameter.POSITIONAL_ONLY:
                 raise TypeError(f"{path}: path parameter {name!r} must accept a keyword argument")
@@ -173,7 +165,7 @@ def _plan(endpoint: Callable[..., Any], path: str, param_names: tuple[str, ...])
     if takes_var_kw:
         known = {name for name, _ in params}
         params.extend((name, None) for name in param_names if name not in known)
-    return _Plan(wants_request, tuple(params))
+    return _Plan(wants_request, tuple(params), background)
 
 
 def compile_endpoint(route: Any, app: Any) -> Callable[[Any], Any]:
@@ -185,6 +177,7 @@ def compile_endpoint(route: Any, app: Any) -> Callable[[Any], Any]:
     status_code = route.status_code
     response_class = route.response_class
 
+    background = None
     if route.raw:  # Starlette style: endpoint(request) -> Response
         def args_of(request: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
             return (request,), {}
@@ -192,7 +185,8 @@ def compile_endpoint(route: Any, app: Any) -> Callable[[Any], Any]:
         plan = _plan(endpoint, route.path, route.param_names)
         wants_request = plan.wants_request
         params = plan.params
-        if not params and not wants_request:
+        background = plan.background
+        if not params and not wants_request and not background:
             empty: dict[str, Any] = {}
 
             def args_of(request: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
@@ -206,9 +200,11 @@ def compile_endpoint(route: Any, app: Any) -> Callable[[Any], Any]:
                     kwargs[name] = value if convert is None else convert(value, name)
                 if wants_request:
                     kwargs[wants_request] = request
+                if background:
+                    kwargs[background] = BackgroundTasks()
                 return (), kwargs
 
-    def to_response(result: Any) -> Any:
+    def convert(result: Any) -> Any:
         if isinstance(result, Response):
             return result
         if isinstance(result, (bytes, bytearray)):
@@ -219,15 +215,25 @@ def compile_endpoint(route: Any, app: Any) -> Callable[[Any], Any]:
             return JSONResponse.ok(result)
         return JSONResponse(result, status_code)
 
+    if background is None:
+        def to_response(result: Any, kwargs: dict[str, Any]) -> Any:
+            return convert(result)
+    else:
+        def to_response(result: Any, kwargs: dict[str, Any]) -> Any:
+            response = convert(result)
+            tasks = kwargs[background]
+            if tasks.tasks and response.background is None:
+                response.background = tasks
+            return response
+
     if is_async:
         async def call_async(request: Any) -> Any:
             try:
                 args, kwargs = args_of(request)
-                result = await endpoint(*args, **kwargs)
+                return to_response(await endpoint(*args, **kwargs), kwargs)
             except Exception as exc:
                 response = handle_exception(request, exc)
                 return await response if inspect.isawaitable(response) else response
-            return to_response(result)
 
         return call_async
 
@@ -235,11 +241,10 @@ def compile_endpoint(route: Any, app: Any) -> Callable[[Any], Any]:
         async def call_threaded(request: Any) -> Any:
             try:
                 args, kwargs = args_of(request)
-                result = await run_in_threadpool(endpoint, *args, **kwargs)
+                return to_response(await run_in_threadpool(endpoint, *args, **kwargs), kwargs)
             except Exception as exc:
                 response = handle_exception(request, exc)
                 return await response if inspect.isawaitable(response) else response
-            return to_response(result)
 
         return call_threaded
 
@@ -251,8 +256,7 @@ def compile_endpoint(route: Any, app: Any) -> Callable[[Any], Any]:
         started = time.perf_counter()
         try:
             args, kwargs = args_of(request)
-            result = endpoint(*args, **kwargs)
-            response = to_response(result)
+            response = to_response(endpoint(*args, **kwargs), kwargs)
         except Exception as exc:
             response = handle_exception(request, exc)
         if not warned and time.perf_counter() - started > BLOCKING_WARN_SECONDS:

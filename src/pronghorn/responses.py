@@ -27,6 +27,7 @@ from urllib.parse import quote
 
 import msgspec
 
+from pronghorn.concurrency import run_in_threadpool
 from pronghorn.datastructures import MutableHeaders, encode_header_field
 
 __all__ = [
@@ -314,8 +315,6 @@ class StreamingResponse(Response):
 
 
 async def _iterate_in_threadpool(iterable: Iterable[Any]) -> Any:
-    from pronghorn.endpoints import run_in_threadpool
-
     iterator = iter(iterable)
     done = object()
     while True:

@@ -3,12 +3,16 @@
 Owns: turning an ``httpx.Request`` into HTTP/1.1 bytes, feeding them to a
 socket-less engine connection (``_core.Server.memory_connection``), reading
 the engine's response bytes back into an ``httpx.Response``, the app's
-lifespan around a ``with`` block, and re-raising a handler's exception in
-the test (``raise_server_exceptions``).
+lifespan around a ``with`` block, waiting for the response's background
+tasks (as Starlette's TestClient does) and re-raising a handler's or a
+background task's exception in the test (``raise_server_exceptions``).
 
 Invariants: requests are parsed, routed and answered by the same C parser,
 engine and response writer as on a socket; nothing here interprets a
-request. One memory connection per request. An engine ``Server`` lives on
+request; a Pronghorn app is served with its ``engine_options`` (the C
+router's fast path), as ``pronghorn run`` serves it. The handler reports to
+its exchange through context variables set around ``feed`` (the engine runs
+it in a copy of that context). One memory connection per request. An engine ``Server`` lives on
 exactly one event loop: for ``TestClient`` a loop in a background thread
 (so it works from sync tests and from inside a running loop), for
 ``AsyncTestClient`` the caller's running loop. Outside a ``with`` block each
@@ -34,6 +38,7 @@ except ImportError as exc:  # pragma: no cover
 
 from pronghorn import _core
 from pronghorn.app import Pronghorn, server_exception_observer
+from pronghorn.background import background_observer
 
 __all__ = ["AsyncTestClient", "TestClient"]
 
@@ -166,16 +171,36 @@ class _ResponseReader:
 
 
 class _Exchange:
-    """One request/response on one memory connection: the handler's unhandled exception."""
+    """One request/response on one memory connection, as its handler reports it (through
+    context variables): its first unhandled exception and its running background tasks."""
 
-    __slots__ = ("exception",)
+    __slots__ = ("exception", "_running", "_idle")
 
     def __init__(self) -> None:
         self.exception: BaseException | None = None
+        self._running = 0
+        self._idle: asyncio.Future[None] | None = None
 
     def record(self, exc: BaseException) -> None:
         if self.exception is None and not isinstance(exc, _ENGINE_ERRORS):
             self.exception = exc
+
+    def task_started(self) -> Any:
+        self._running += 1
+        return self._task_finished
+
+    def _task_finished(self, error: BaseException | None) -> None:
+        if isinstance(error, Exception):
+            self.record(error)
+        self._running -= 1
+        if not self._running and self._idle is not None and not self._idle.done():
+            self._idle.set_result(None)
+
+    async def background_done(self) -> None:
+        """Wait for the background tasks (as Starlette's TestClient, which returns after them)."""
+        while self._running:
+            self._idle = asyncio.get_running_loop().create_future()
+            await self._idle
 
 
 class _Engine:
@@ -219,9 +244,11 @@ class _Engine:
             # The engine runs the handler in a copy of the context current at dispatch,
             # which happens inside feed(): the handler reports to this exchange.
             token = server_exception_observer.set(exchange.record)
+            background_token = background_observer.set(exchange.task_started)
             try:
                 conn.feed(head)
             finally:
+                background_observer.reset(background_token)
                 server_exception_observer.reset(token)
             for piece in body:
                 await asyncio.sleep(0)  # let a handler that is reading the body run
@@ -234,6 +261,7 @@ class _Engine:
                     reader.feed_eof()
                     break
                 await conn.wait_output()
+            await exchange.background_done()
         finally:
             conn.close()
         return reader, exchange.exception

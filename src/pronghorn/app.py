@@ -29,6 +29,8 @@ from typing import Any
 from pronghorn.datastructures import State
 from pronghorn.endpoints import compile_endpoint
 from pronghorn.exceptions import HTTPException, RequestValidationError, http_exception_response
+from pronghorn.openapi.docs import install as install_docs
+from pronghorn.openapi.document import generate as generate_openapi
 from pronghorn.requests import ClientDisconnect
 from pronghorn.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from pronghorn.routing import APIRouter, Mount, Route, RouteTable
@@ -75,6 +77,24 @@ class Pronghorn(APIRouter):
         lifespan: Callable[[Pronghorn], contextlib.AbstractAsyncContextManager[Any]] | None = None,
         sync_handlers: str = "inline",
         redirect_slashes: bool = True,
+        title: str = "Pronghorn",
+        summary: str | None = None,
+        description: str = "",
+        version: str = "0.1.0",
+        openapi_url: str | None = "/openapi.json",
+        openapi_tags: list[dict[str, Any]] | None = None,
+        servers: list[dict[str, Any]] | None = None,
+        docs_url: str | None = "/docs",
+        redoc_url: str | None = "/redoc",
+        swagger_ui_oauth2_redirect_url: str | None = "/docs/oauth2-redirect",
+        swagger_ui_init_oauth: dict[str, Any] | None = None,
+        swagger_ui_parameters: dict[str, Any] | None = None,
+        terms_of_service: str | None = None,
+        contact: dict[str, Any] | None = None,
+        license_info: dict[str, Any] | None = None,
+        root_path_in_servers: bool = True,
+        separate_input_output_schemas: bool = True,
+        generate_unique_id_function: Callable[[Route], str] | None = None,
         **defaults: Any,
     ) -> None:
         if sync_handlers not in ("inline", "threadpool"):
@@ -91,7 +111,24 @@ class Pronghorn(APIRouter):
         self._middleware: list[Middleware] = []
         self._table = RouteTable(lambda route: compile_endpoint(route, self))
         self._dispatch: Callable[[Any], Any] = self._route
+        # OpenAPI (pronghorn.openapi): FastAPI's settings, names and defaults.
+        self.title, self.summary, self.description, self.version = (
+            title, summary, description, version)
+        self.openapi_version = "3.1.0"
+        self.openapi_url, self.docs_url, self.redoc_url = openapi_url, docs_url, redoc_url
+        self.swagger_ui_oauth2_redirect_url = swagger_ui_oauth2_redirect_url
+        self.swagger_ui_init_oauth = swagger_ui_init_oauth
+        self.swagger_ui_parameters = swagger_ui_parameters
+        self.openapi_tags, self.servers = openapi_tags, servers
+        self.terms_of_service, self.contact, self.license_info = (
+            terms_of_service, contact, license_info)
+        self.root_path_in_servers = root_path_in_servers
+        self.separate_input_output_schemas = separate_input_output_schemas
+        self.generate_unique_id_function = generate_unique_id_function
+        self.openapi_schema: dict[str, Any] | None = None
+        self.docs_routes: list[Route] = []
         super().__init__(routes=routes, **defaults)
+        install_docs(self)
 
     # ---- registration -------------------------------------------------
 
@@ -102,6 +139,13 @@ class Pronghorn(APIRouter):
         else:
             self._table.add(route)
         self.routes.append(route)
+        self.openapi_schema = None
+
+    def openapi(self) -> dict[str, Any]:
+        """The app's OpenAPI document: generated on first use, again after a route is added."""
+        if self.openapi_schema is None:
+            self.openapi_schema = generate_openapi(self)
+        return self.openapi_schema
 
     def exception_handler(self, exc_class_or_status: type[Exception] | int
                           ) -> Callable[[ExceptionHandler], ExceptionHandler]:
@@ -132,9 +176,10 @@ class Pronghorn(APIRouter):
         """Wrap the app in ``func(request, call_next)``; the last added runs first."""
         self._middleware.append(func)
         dispatch = self._route
-        for middleware in self._middleware:
+        for middleware in self._middleware[:-1]:
             dispatch = _wrap(middleware, dispatch)
-        self._dispatch = dispatch
+        # The outermost one also answers what escapes the middleware (as a handler's error).
+        self._dispatch = _wrap(self._middleware[-1], dispatch, self._exception_response)
 
     def add_event_handler(self, event: str, func: Hook) -> None:
         """Add a startup or shutdown hook (sync function or coroutine function)."""
@@ -289,8 +334,13 @@ class Pronghorn(APIRouter):
         return PlainTextResponse("Internal Server Error", 500)
 
 
-def _wrap(middleware: Middleware, inner: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    """One function middleware around ``inner`` (which returns a Response or a coroutine)."""
+def _wrap(middleware: Middleware, inner: Callable[[Any], Any],
+          handle_exception: Callable[[Any, Exception], Any] | None = None
+          ) -> Callable[[Any], Any]:
+    """One function middleware around ``inner`` (which returns a Response or a coroutine).
+
+    With ``handle_exception``, an exception raised by the middleware becomes its answer.
+    """
 
     async def call_next(request: Any) -> Response:
         response = inner(request)
@@ -298,8 +348,16 @@ def _wrap(middleware: Middleware, inner: Callable[[Any], Any]) -> Callable[[Any]
             response = await response
         return response
 
-    async def dispatch(request: Any) -> Response:
-        return await middleware(request, call_next)
+    if handle_exception is None:
+        async def dispatch(request: Any) -> Response:
+            return await middleware(request, call_next)
+    else:
+        async def dispatch(request: Any) -> Response:
+            try:
+                return await middleware(request, call_next)
+            except Exception as exc:
+                response = handle_exception(request, exc)
+                return await response if inspect.isawaitable(response) else response
 
     return dispatch
 

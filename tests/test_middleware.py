@@ -1,0 +1,224 @@
+"""Function middleware (issue 3): ``@app.middleware("http")``.
+
+Order, changing the request and the response, short-circuiting, errors in
+middleware, and that an app without middleware keeps the C router's fast
+path (no Task, no coroutine for a sync route). Through the TestClient and
+over a real socket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import pytest
+
+from pronghorn import HTTPException, PlainTextResponse, Pronghorn, Request
+from pronghorn.responses import StreamingResponse
+from tests.conftest import LiveClient, run_markdown_examples
+
+
+def middleware_app(events: list[str]) -> Pronghorn:
+    app = Pronghorn()
+
+    @app.get("/")
+    def index(request: Request):
+        events.append("handler")
+        return {"user": getattr(request.state, "user", None)}
+
+    @app.get("/async")
+    async def async_index():
+        await asyncio.sleep(0)
+        events.append("handler")
+        return "async"
+
+    @app.get("/stream")
+    def stream():
+        return StreamingResponse(iter([b"a", b"b", b"c"]))
+
+    @app.get("/boom")
+    def boom():
+        raise RuntimeError("handler failed")
+
+    return app
+
+
+def test_order_last_added_runs_first(connect):
+    events: list[str] = []
+    app = middleware_app(events)
+
+    @app.middleware("http")
+    async def inner(request, call_next):
+        events.append("inner in")
+        response = await call_next(request)
+        events.append("inner out")
+        return response
+
+    @app.middleware("http")
+    async def outer(request, call_next):
+        events.append("outer in")
+        response = await call_next(request)
+        events.append("outer out")
+        return response
+
+    client = connect(app)
+    for path in ("/", "/async"):
+        events.clear()
+        assert client.get(path).status_code == 200
+        assert events == ["outer in", "inner in", "handler", "inner out", "outer out"]
+
+
+def test_modify_request_and_response(connect):
+    app = middleware_app([])
+
+    @app.middleware("http")
+    async def authenticate(request, call_next):
+        request.state.user = request.headers.get("x-user", "anonymous")
+        response = await call_next(request)
+        response.headers["x-served-by"] = "middleware"
+        response.set_cookie("seen", "1")
+        return response
+
+    client = connect(app)
+    response = client.get("/", headers={"x-user": "ann"})
+    assert response.json() == {"user": "ann"}
+    assert response.headers["x-served-by"] == "middleware"
+    assert response.cookies["seen"] == "1"
+    streamed = client.get("/stream")  # streaming responses pass through untouched
+    assert (streamed.text, streamed.headers["x-served-by"]) == ("abc", "middleware")
+
+
+def test_short_circuit(connect):
+    events: list[str] = []
+    app = middleware_app(events)
+
+    @app.middleware("http")
+    async def require_token(request, call_next):
+        if request.headers.get("authorization") != "Bearer ok":
+            return PlainTextResponse("unauthorized", 401)
+        return await call_next(request)
+
+    client = connect(app)
+    response = client.get("/")
+    assert (response.status_code, response.text) == (401, "unauthorized")
+    assert events == []  # the handler never ran
+    assert client.get("/", headers={"authorization": "Bearer ok"}).status_code == 200
+
+
+def test_middleware_sees_404_405_and_500(connect, transport, caplog):
+    app = middleware_app([])
+    seen = []
+
+    @app.middleware("http")
+    async def record(request, call_next):
+        response = await call_next(request)
+        seen.append(response.status_code)
+        return response
+
+    options = {"raise_server_exceptions": False} if transport == "testclient" else {}
+    client = connect(app, **options)
+    with caplog.at_level(logging.CRITICAL, logger="pronghorn.error"):
+        client.get("/missing")
+        client.post("/")
+        client.get("/boom")
+    assert seen == [404, 405, 500]
+
+
+@pytest.mark.parametrize("is_http", [False, True])
+def test_exception_in_middleware(connect, transport, caplog, is_http):
+    app = middleware_app([])
+
+    @app.middleware("http")
+    async def broken(request, call_next):
+        if is_http:
+            raise HTTPException(429, "slow down", headers={"retry-after": "1"})
+        raise RuntimeError("middleware failed")
+
+    options = {"raise_server_exceptions": False} if transport == "testclient" else {}
+    with caplog.at_level(logging.ERROR, logger="pronghorn.error"):
+        response = connect(app, **options).get("/")
+    if is_http:  # answered like a handler's HTTPException
+        assert (response.status_code, response.json()) == (429, {"detail": "slow down"})
+        assert response.headers["retry-after"] == "1"
+    else:
+        assert (response.status_code, response.text) == (500, "Internal Server Error")
+        assert "middleware failed" in caplog.text
+
+
+def test_exception_after_call_next_goes_to_exception_handlers(connect):
+    app = middleware_app([])
+
+    @app.exception_handler(KeyError)
+    def missing_key(request, exc):
+        return PlainTextResponse(f"missing {exc.args[0]}", 400)
+
+    @app.middleware("http")
+    async def tenant(request, call_next):
+        await call_next(request)
+        raise KeyError("tenant")
+
+    assert connect(app).get("/").text == "missing tenant"
+
+
+def test_middleware_of_a_mounted_app_runs_under_the_mount_only(connect):
+    events: list[str] = []
+    sub = middleware_app(events)
+
+    @sub.middleware("http")
+    async def tag(request, call_next):
+        response = await call_next(request)
+        response.headers["x-sub"] = request.root_path
+        return response
+
+    app = Pronghorn()
+    app.mount("/sub", sub)
+    app.get("/")(lambda: "top")
+    client = connect(app)
+    assert client.get("/sub/async").headers["x-sub"] == "/sub"
+    assert "x-sub" not in client.get("/").headers
+
+
+def test_only_http_middleware():
+    with pytest.raises(ValueError, match="http"):
+        Pronghorn().middleware("websocket")
+
+
+# ---- the cost of no middleware --------------------------------------------------------------
+
+
+def test_without_middleware_the_c_router_calls_endpoints_directly():
+    app = middleware_app([])
+    options = app.engine_options()
+    assert options["router"] is not None  # the engine's fast path
+    assert options["app"] is app
+
+    @app.middleware("http")
+    async def passthrough(request, call_next):
+        return await call_next(request)
+
+    assert app.engine_options()["router"] is None  # everything goes through _handle now
+
+
+def test_sync_route_without_middleware_runs_without_task_or_coroutine(monkeypatch):
+    app = Pronghorn()
+    seen = {}
+
+    @app.get("/")
+    def index():
+        seen["task"] = asyncio.current_task()
+        return "ok"
+
+    def fail(request):
+        raise AssertionError("the fallback handler ran for a routed request")
+
+    monkeypatch.setattr(app, "_handle", fail)
+    client = LiveClient(app)  # over a socket: called from the epoll callback
+    try:
+        assert client.get("/").json() == "ok"
+    finally:
+        client.close()
+    assert seen["task"] is None
+
+
+def test_docs_middleware_examples_run():
+    run_markdown_examples("docs/middleware.md")

@@ -513,11 +513,15 @@ def _run_to_exit(*args: str) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.parametrize("workers", ["1", "2"])
-def test_startup_failure_exits_3(workers):
-    proc = _run_to_exit("tests.apps.failing_startup:app", "--port", "0", "--workers", workers)
+@pytest.mark.parametrize(("app", "reason"), [
+    ("tests.apps.failing_startup:app", "database unreachable"),  # an on_startup hook
+    ("tests.apps.failing_lifespan:app", "cache unreachable"),  # a lifespan= context
+])
+def test_startup_failure_exits_3(workers, app, reason):
+    proc = _run_to_exit(app, "--port", "0", "--workers", workers)
     assert proc.returncode == 3, proc.stderr
     assert "Application startup failed" in proc.stderr
-    assert "database unreachable" in proc.stderr
+    assert reason in proc.stderr
 
 
 def test_factory(new_server):

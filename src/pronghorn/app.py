@@ -107,6 +107,8 @@ class Pronghorn(APIRouter):
         self.on_shutdown: list[Hook] = list(on_shutdown or ())
         self.lifespan_context = lifespan
         self._lifespan_cm: contextlib.AbstractAsyncContextManager[Any] | None = None
+        # What the lifespan yielded: copied into each request.state when first touched.
+        self.lifespan_state: dict[str, Any] = {}
         self._exception_handlers: dict[Any, ExceptionHandler] = dict(exception_handlers or {})
         self._middleware: list[Middleware] = []
         self._table = RouteTable(lambda route: compile_endpoint(route, self))
@@ -191,6 +193,10 @@ class Pronghorn(APIRouter):
             raise ValueError(f"unknown event {event!r}: expected 'startup' or 'shutdown'")
 
     def on_event(self, event: str) -> Callable[[Hook], Hook]:
+        """Decorator form of ``add_event_handler``."""
+        if event not in ("startup", "shutdown"):
+            raise ValueError(f"unknown event {event!r}: expected 'startup' or 'shutdown'")
+
         def decorator(func: Hook) -> Hook:
             self.add_event_handler(event, func)
             return func
@@ -200,19 +206,31 @@ class Pronghorn(APIRouter):
     # ---- lifespan -----------------------------------------------------
 
     async def startup(self) -> None:
-        """Enter the lifespan context (its yielded mapping updates ``app.state``),
-        then run the startup hooks in order; the first failure propagates."""
+        """Enter the lifespan context, then run the startup hooks in order.
+
+        The mapping the lifespan yields updates ``app.state`` and starts each
+        request's ``request.state`` (as Starlette). The first failure
+        propagates; a lifespan already entered is left with that exception.
+        """
         if self.lifespan_context is not None:
             cm = self.lifespan_context(self)
             state = await cm.__aenter__()
             self._lifespan_cm = cm
             if state:
-                for key, value in dict(state).items():
+                self.lifespan_state = dict(state)
+                for key, value in self.lifespan_state.items():
                     setattr(self.state, key, value)
-        for hook in self.on_startup:
-            result = hook()
-            if inspect.isawaitable(result):
-                await result
+        try:
+            for hook in self.on_startup:
+                result = hook()
+                if inspect.isawaitable(result):
+                    await result
+        except BaseException as exc:
+            cm, self._lifespan_cm = self._lifespan_cm, None
+            if cm is not None:
+                with contextlib.suppress(Exception):
+                    await cm.__aexit__(type(exc), exc, exc.__traceback__)
+            raise
 
     async def shutdown(self) -> None:
         """Run every shutdown hook, then leave the lifespan context; failures are logged."""
@@ -224,6 +242,7 @@ class Pronghorn(APIRouter):
             except Exception:
                 logger.exception("Error in shutdown hook %r", hook)
         cm, self._lifespan_cm = self._lifespan_cm, None
+        self.lifespan_state = {}
         if cm is not None:
             try:
                 await cm.__aexit__(None, None, None)

@@ -44,7 +44,11 @@ class LiveServer:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
-        self.engine = self.call(self._start(engine_options))
+        try:
+            self.engine = self.call(self._start(engine_options))
+        except BaseException:  # e.g. a failing startup: leave nothing running
+            self._stop_loop()
+            raise
 
     def call(self, coro: Any) -> Any:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(IO_TIMEOUT)
@@ -62,13 +66,18 @@ class LiveServer:
         await self.app.shutdown()
 
     def close(self) -> None:
+        if self.loop.is_closed():
+            return
         try:
             self.call(self._stop())
         finally:
-            self.loop.call_soon_threadsafe(self.loop.stop)
-            self.thread.join(IO_TIMEOUT)
-            self.loop.close()
-            self.sock.close()
+            self._stop_loop()
+
+    def _stop_loop(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(IO_TIMEOUT)
+        self.loop.close()
+        self.sock.close()
 
     def raw_request(self, data: bytes) -> bytes:
         """Send raw bytes, return everything the server sends until it closes."""

@@ -154,8 +154,12 @@ class Request(_core.Request):
 
     @_lazy
     def state(self) -> State:
-        """Per-request attribute bag for your own data (``request.state.user = ...``)."""
-        return State()
+        """Per-request attribute bag for your own data (``request.state.user = ...``).
+
+        It starts as a shallow copy of what the app's lifespan yielded (Starlette).
+        """
+        initial = getattr(self.app, "lifespan_state", None)
+        return State(dict(initial) if initial else None)
 
     # ---- body ----------------------------------------------------------------
 

@@ -225,7 +225,7 @@ class APIRouter:
         """Serve ``app`` (a Pronghorn app or an ASGI app) under ``path``."""
         self._add(Mount(path, app, name=name))
 
-    def url_path_for_or_none(self, name: str, **params: Any) -> str | None:
+    def url_path_for_or_none(self, name: str, /, **params: Any) -> str | None:
         for route in self.routes:
             found = route.url_path_for(name, params)
             if found is not None:
@@ -268,7 +268,7 @@ class RouteTable:
             explicit.add(method)
         if "GET" in route.methods and "HEAD" not in explicit:
             table["HEAD"] = call
-        self.allow[id(table)] = ", ".join(table)
+        self.allow[id(table)] = ", ".join(sorted(table))
 
     def match(self, path: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
         return self.core.match(path)

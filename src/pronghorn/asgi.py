@@ -5,13 +5,24 @@ the HTTP scope (built in C by ``Request._asgi_scope``), ``receive`` and
 ``send`` over the engine's primitives (``_receive``, ``_start``, ``_write``,
 ``_sendfile``, ``_end``, ``_disconnected``), and the rules for apps that
 break the message order: logged, a 500 when nothing was sent yet, the
-connection aborted otherwise. Also the lifespan protocol (``Lifespan``) and
-``call_asgi_app`` for ASGI apps mounted in a Pronghorn app.
+connection aborted otherwise. Also the lifespan protocol (``Lifespan``),
+proxy headers (``ProxyHeaders``) and ``call_asgi_app`` for ASGI apps
+mounted in a Pronghorn app.
 
-Invariants: the response head is written when the first body message
-arrives, so a single-message body without Content-Length gets one (else
-chunked); HEAD, 204 and 304 carry no body (the engine drops it); ``send``
-after the client went away raises ``ClientDisconnect`` (an ``OSError``).
+Invariants:
+- The response head is written when the first body message arrives, so a
+  single-message body gets a Content-Length (else the body is chunked), and
+  a response whose head is wrong gets a clean 500. If the app suspends
+  between ``http.response.start`` and its first body message, the head is
+  written at the next loop iteration (clients and proxies see headers
+  without waiting for the first byte of a slow stream).
+- HEAD, 204 and 304 carry no body (the engine drops it) and get no
+  Content-Length the app did not declare.
+- ``receive()`` gives ``http.disconnect`` once the client went away, the
+  engine answered the request itself (413, malformed body), or the
+  response is complete. ``send()`` after the client went away raises
+  ``ClientDisconnect`` (an ``OSError``).
+- Exactly one log record per failed exchange.
 
 Must not know about: sockets or HTTP syntax (the engine's), routing.
 """
@@ -19,15 +30,19 @@ Must not know about: sockets or HTTP syntax (the engine's), routing.
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import logging
 import os
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
+from urllib.parse import quote
 
+from pronghorn import _core
 from pronghorn.requests import ClientDisconnect
 
-__all__ = ["ASGIHandler", "Lifespan", "ProxyHeaders", "call_asgi_app"]
+__all__ = ["ASGIHandler", "ASGIProtocolError", "Lifespan", "LifespanFailure", "ProxyHeaders",
+           "call_asgi_app"]
 
 logger = logging.getLogger("pronghorn.error")
 
@@ -37,6 +52,8 @@ ASGIApp = Callable[[Scope, Callable[[], Awaitable[Message]], Callable[[Message],
                    Awaitable[None]]
 
 _DISCONNECT = {"type": "http.disconnect"}
+_ProtocolError = _core.ProtocolError
+_BYTES = (bytes, bytearray)
 
 
 class ASGIProtocolError(RuntimeError):
@@ -44,8 +61,16 @@ class ASGIProtocolError(RuntimeError):
 
 
 def _headers(raw: Iterable[Any]) -> list[tuple[bytes, bytes]]:
+    """The app's response headers as (lowercased name, value) bytes pairs.
+
+    Byte values are checked by the engine's one header validator when the
+    head is written."""
+    headers = []
     try:
-        headers = [(bytes(name).lower(), bytes(value)) for name, value in raw]
+        for name, value in raw:
+            if name.__class__ not in _BYTES or value.__class__ not in _BYTES:
+                raise TypeError
+            headers.append((bytes(name).lower(), bytes(value)))
     except (TypeError, ValueError):
         raise ASGIProtocolError("response headers must be (bytes, bytes) pairs") from None
     return headers
@@ -54,17 +79,20 @@ def _headers(raw: Iterable[Any]) -> list[tuple[bytes, bytes]]:
 class _Exchange:
     """receive() and send() of one request."""
 
-    __slots__ = ("request", "status", "headers", "has_length", "started", "head_written",
-                 "ended", "body_done")
+    __slots__ = ("request", "status", "headers", "no_body", "started", "head_written", "ended",
+                 "body_done", "disc")
 
     def __init__(self, request: Any) -> None:
         self.request = request
         self.started = self.head_written = self.ended = self.body_done = False
+        self.no_body = False
         self.status = 0
         self.headers: list[tuple[bytes, bytes]] = []
-        self.has_length = False
+        self.disc: Any = None  # the engine's disconnect future receive() waits on
 
     async def receive(self) -> Message:
+        if self.ended:
+            return _DISCONNECT
         request = self.request
         if not self.body_done:
             try:
@@ -72,7 +100,8 @@ class _Exchange:
                 while got.__class__ is not tuple:
                     await got
                     got = request._receive()
-            except ClientDisconnect:
+            except (ClientDisconnect, _ProtocolError):
+                # The peer is gone, or its body was refused and the engine answered (400/413).
                 self.body_done = True
                 return _DISCONNECT
             data, more = got
@@ -80,44 +109,66 @@ class _Exchange:
                 self.body_done = True
             return {"type": "http.request", "body": data, "more_body": more}
         waiter = request._disconnected()
-        if waiter is not None:
+        if waiter is not None and not self.ended:
+            self.disc = waiter
             await waiter
         return _DISCONNECT
 
     async def send(self, message: Message) -> None:
         kind = message["type"]
-        request = self.request
         if kind == "http.response.body":
-            if not self.started:
-                raise ASGIProtocolError("http.response.body sent before http.response.start")
-            if self.ended:
-                raise ASGIProtocolError("message sent after the response was complete")
+            if not self.started or self.ended:
+                raise ASGIProtocolError(
+                    "http.response.body sent after the response was complete" if self.ended
+                    else "http.response.body sent before http.response.start")
             body = message.get("body", b"")
             more = message.get("more_body", False)
+            request = self.request
             if not self.head_written:
-                self.head_written = True
-                length = -1 if more or self.has_length else len(body)
-                request._start(self.status, self.headers, length)
+                self._write_head(-1 if more or self.no_body else len(body))
             waiter = request._write(body) if body else None
             if not more:
-                self.ended = True
-                request._end()
+                self._finish()
             elif waiter is not None:
                 await waiter
         elif kind == "http.response.start":
             if self.started:
                 raise ASGIProtocolError("http.response.start sent twice")
             status = message["status"]
-            if status.__class__ is not int or not 100 <= status <= 999:
+            if status.__class__ is not int or not 200 <= status <= 999:
                 raise ASGIProtocolError(f"invalid status code {status!r}")
             self.headers = _headers(message.get("headers", ()))
-            self.has_length = any(name == b"content-length" for name, _ in self.headers)
             self.status = status
+            self.no_body = status in (204, 304) or self.request.method == "HEAD"
             self.started = True
+            asyncio.get_running_loop().call_soon(self._head_if_idle)
         elif kind == "http.response.pathsend":
             await self._pathsend(message)
         else:
             raise ASGIProtocolError(f"unexpected ASGI message type {kind!r}")
+
+    def _write_head(self, length: int) -> None:
+        """Write the response head. ``length``: the whole body's size, or -1 (the declared
+        Content-Length, else chunked); the engine refuses a Content-Length that differs."""
+        self.request._start(self.status, self.headers, length)
+        self.head_written = True
+
+    def _head_if_idle(self) -> None:
+        """The app suspended after http.response.start: send the head now (chunked unless
+        it declared a length). A failure here comes back at the app's next send()."""
+        if self.started and not self.head_written and not self.ended:
+            try:
+                self._write_head(-1)
+                self.request._write(b"")  # flushes
+            except Exception:
+                pass
+
+    def _finish(self) -> None:
+        self.ended = True
+        self.request._end()
+        disc = self.disc
+        if disc is not None and not disc.done():
+            disc.set_result(None)  # a receive() waiting for the end of the exchange
 
     async def _pathsend(self, message: Message) -> None:
         if not self.started or self.ended or self.head_written:
@@ -126,59 +177,117 @@ class _Exchange:
         fd = os.open(message["path"], os.O_RDONLY | os.O_CLOEXEC)
         try:
             size = os.fstat(fd).st_size
-            self.head_written = True
-            request._start(self.status, self.headers, -1 if self.has_length else size)
+            self._write_head(-1 if self.no_body else size)
             waiter = request._sendfile(fd, 0, size)
             if waiter is not None:
                 await waiter
-            self.ended = True
-            request._end()
+            self._finish()
         finally:
             os.close(fd)
 
 
 class ProxyHeaders:
-    """Trust ``X-Forwarded-For``/``-Proto`` and ``Forwarded`` from these peers."""
+    """Trust ``X-Forwarded-For``/``-Proto`` and ``Forwarded`` (RFC 7239) from these peers.
+
+    ``allow_ips``: comma-separated addresses and networks, or ``*``. The
+    client is the right-most address of the forwarding chain that is not a
+    trusted proxy itself (the left-most when everything is trusted), as
+    uvicorn does; with ``Forwarded``, the scheme is the ``proto`` of that
+    same hop. ``Forwarded`` wins over the ``X-Forwarded-*`` pair.
+    """
 
     def __init__(self, allow_ips: str = "127.0.0.1") -> None:
         entries = [e.strip() for e in allow_ips.split(",") if e.strip()]
         self.any = "*" in entries
-        self.networks = [ipaddress.ip_network(e, strict=False) for e in entries if e != "*"]
+        self.literals: set[str] = set()
+        self.networks = []
+        for entry in entries:
+            if entry == "*":
+                continue
+            try:
+                self.networks.append(ipaddress.ip_network(entry, strict=False))
+            except ValueError:
+                self.literals.add(entry)  # e.g. a unix socket path
+        self.is_trusted = functools.lru_cache(maxsize=4096)(self._is_trusted)
+
+    def _is_trusted(self, host: str) -> bool:
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            return host in self.literals
+        return any(address in network for network in self.networks)
 
     def trusted(self, client: Any) -> bool:
         if self.any:
             return True
-        if not client:
-            return False
-        try:
-            address = ipaddress.ip_address(client[0])
-        except ValueError:
-            return False
-        return any(address in network for network in self.networks)
+        return bool(client) and self.is_trusted(client[0])
+
+    def _pick(self, hops: list[Any]) -> Any:
+        if not self.any:
+            for hop in reversed(hops):
+                if not self.is_trusted(hop[0]):
+                    return hop
+        return hops[0]
 
     def apply(self, request: Any) -> None:
         """Replace ``request.client`` and ``request.scheme`` from the proxy's headers."""
-        client = request.client
-        if not self.trusted(client):
+        if not self.trusted(request.client):
             return
-        proto = host = None
+        proto = None
+        forwarded_for: list[str] = []
+        forwarded: list[str] = []
         for name, value in request.raw_headers:
             if name == b"x-forwarded-proto":
-                proto = value.decode("latin-1").split(",")[-1].strip()
+                proto = value.decode("latin-1").split(",")[0].strip().lower()
             elif name == b"x-forwarded-for":
-                host = value.decode("latin-1").split(",")[-1].strip()
+                forwarded_for.append(value.decode("latin-1"))
             elif name == b"forwarded":
-                for element in value.decode("latin-1").split(",")[-1].split(";"):
-                    key, _, val = element.strip().partition("=")
-                    val = val.strip('"')
-                    if key.lower() == "for":
-                        host = val.removeprefix("[").split("]")[0] if val.startswith("[") else val
-                    elif key.lower() == "proto":
-                        proto = val
+                forwarded.append(value.decode("latin-1"))
+        client = None
+        if forwarded:
+            hops = _forwarded_hops(", ".join(forwarded))
+            if hops:
+                host, port, proto = self._pick(hops)
+                client = (host, port) if host else None
+        elif forwarded_for:
+            hosts = [h.strip() for h in ", ".join(forwarded_for).split(",")]
+            host, port = self._pick([_host_port(h) for h in hosts])
+            client = (host, port) if host else None
         if proto in ("http", "https", "ws", "wss"):
             request.scheme = proto
-        if host:
-            request.client = (host, 0)
+        if client is not None:
+            request.client = client
+
+
+def _host_port(value: str) -> tuple[str, int]:
+    """``host``, ``host:port``, ``[v6]`` or ``[v6]:port`` -> (host, port or 0)."""
+    if value.startswith("["):
+        end = value.find("]")
+        if end < 0:
+            return value, 0
+        host, rest = value[1:end], value[end + 1:]
+        return host, int(rest[1:]) if rest[:1] == ":" and rest[1:].isdigit() else 0
+    if value.count(":") == 1:
+        host, _, port = value.partition(":")
+        return host, int(port) if port.isdigit() else 0
+    return value, 0
+
+
+def _forwarded_hops(value: str) -> list[tuple[str, int, str | None]]:
+    """The (host, port, proto) of each element of a ``Forwarded`` field (RFC 7239 §4)."""
+    hops = []
+    for element in value.split(","):
+        host, port, proto = "", 0, None
+        for pair in element.split(";"):
+            key, _, val = pair.strip().partition("=")
+            val = val.strip().strip('"')
+            key = key.strip().lower()
+            if key == "for":
+                host, port = _host_port(val)
+            elif key == "proto":
+                proto = val.lower()
+        hops.append((host, port, proto))
+    return hops
 
 
 class ASGIHandler:
@@ -188,40 +297,61 @@ class ASGIHandler:
                  state: dict[str, Any] | None = None, proxy: ProxyHeaders | None = None) -> None:
         self.app = app
         self.root_path = root_path
+        # raw_path includes root_path, as path does (uvicorn does the same).
+        self.raw_root = quote(root_path).encode("ascii")
         self.state = state
         self.proxy = proxy
 
     def __call__(self, request: Any) -> Awaitable[None]:
-        return self.run(request, self.root_path)
+        return self.run(request)
 
-    async def run(self, request: Any, root_path: str) -> None:
+    async def run(self, request: Any, mount_root: str | None = None) -> None:
+        """Serve ``request``. ``mount_root``: the app is mounted in a Pronghorn app, at
+        this root_path (the path stays the full request path, as Starlette's Mount)."""
         if self.proxy is not None:
             self.proxy.apply(request)
-        scope = request._asgi_scope(root_path, self.state)
+        scope = request._asgi_scope(self.root_path, self.state)
+        if mount_root is not None:
+            scope["root_path"] = mount_root
+        elif self.raw_root:
+            scope["raw_path"] = self.raw_root + scope["raw_path"]
         exchange = _Exchange(request)
         try:
             await self.app(scope, exchange.receive, exchange.send)
         except ClientDisconnect:
-            return
+            return  # the app let send()'s OSError propagate: the client is gone
         except Exception as exc:
-            if not exchange.head_written:
+            if request._is_disconnected():
+                logger.debug("Exception in ASGI application after the client went away",
+                             exc_info=exc)
+            else:
                 logger.error("Exception in ASGI application", exc_info=exc)
-                request.__dict__["_server_exception"] = exc
-                _send_500(request)
-                return
-            raise  # the engine logs it and aborts the half-sent response
-        if not exchange.started:
-            logger.error("ASGI callable returned without starting a response")
-            _send_500(request)
-        elif not exchange.ended:
-            raise ASGIProtocolError("ASGI callable returned without completing the response")
+            _fail(request, exchange, exc)
+            return
+        if not exchange.ended:
+            problem = ("returned without completing the response" if exchange.started
+                       else "returned without starting a response")
+            logger.error("ASGI callable %s", problem)
+            _fail(request, exchange, ASGIProtocolError(problem))
 
 
-def _send_500(request: Any) -> None:
-    body = b"Internal Server Error"
-    request._start(500, [(b"content-type", b"text/plain; charset=utf-8")], len(body))
-    request._write(body)
-    request._end()
+def _fail(request: Any, exchange: _Exchange, exc: Exception) -> None:
+    """After a logged failure: a 500 if nothing was written yet, else abort the response."""
+    if exchange.ended:
+        return  # the response went out complete; only the log records the error
+    exchange.ended = True
+    if not exchange.head_written:
+        body = b"Internal Server Error"
+        try:
+            request._start(500, [(b"content-type", b"text/plain; charset=utf-8")], len(body))
+            request._write(body)
+            request._end()
+        except ClientDisconnect:
+            pass
+        return
+    # Half sent: the engine aborts the connection when the handler raises ClientDisconnect,
+    # without logging again.
+    raise ClientDisconnect("response aborted") from exc
 
 
 def call_asgi_app(app: ASGIApp, request: Any, mount_path: str) -> Awaitable[None]:
@@ -230,22 +360,31 @@ def call_asgi_app(app: ASGIApp, request: Any, mount_path: str) -> Awaitable[None
     return ASGIHandler(app).run(request, root_path)
 
 
+class LifespanFailure(RuntimeError):
+    """The application's lifespan startup failed (or, with ``--lifespan on``, is missing)."""
+
+
 class Lifespan:
     """The ASGI lifespan protocol: ``await startup()`` then ``await shutdown()``.
 
     ``mode``: ``"on"`` (a failure or an app without lifespan support is an
-    error), ``"auto"`` (an app that raises before its first lifespan message
-    is served without lifespan), ``"off"``.
+    error), ``"auto"`` (an app that raises or returns before its first
+    lifespan message is served without lifespan), ``"off"``.
     """
+
+    SHUTDOWN_WAIT = 5.0  # seconds the app may take to return after shutdown.complete
 
     def __init__(self, app: ASGIApp, mode: str = "auto") -> None:
         self.app = app
         self.mode = mode
         self.state: dict[str, Any] = {}
+        self.supported = mode != "off"
         self._to_app: asyncio.Queue[Message] = asyncio.Queue()
         self._from_app: asyncio.Queue[Message] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
-        self.supported = mode != "off"
+        self._phase = "startup"
+        self._sent = False
+        self._error: BaseException | None = None
 
     async def startup(self) -> None:
         if self.mode == "off":
@@ -253,43 +392,62 @@ class Lifespan:
         scope = {"type": "lifespan", "asgi": {"version": "3.0", "spec_version": "2.0"},
                  "state": self.state}
         self._task = asyncio.get_running_loop().create_task(self._main(scope))
-        await self._to_app.put({"type": "lifespan.startup"})
+        self._to_app.put_nowait({"type": "lifespan.startup"})
         message = await self._from_app.get()
-        if message["type"] == "lifespan.startup.failed":
-            raise RuntimeError(f"Application startup failed: {message.get('message', '')}")
-        if message["type"] == "_unsupported":
-            self.supported = False
+        kind = message["type"]
+        if kind == "lifespan.startup.complete":
+            self._phase = "serving"
+            return
+        if kind == "lifespan.startup.failed":
+            raise LifespanFailure(f"Application startup failed: {message.get('message', '')}")
+        # The app returned or raised without answering lifespan.startup.
+        self.supported = False
+        error = self._error
+        if self.mode == "on" or self._sent:
+            reason = f"{type(error).__name__}: {error}" if error else "it returned"
+            raise LifespanFailure(
+                f"Application startup failed: the app does not support the ASGI lifespan "
+                f"protocol ({reason})") from error
+        logger.info("ASGI 'lifespan' protocol appears unsupported.")
 
     async def shutdown(self) -> None:
-        if not self.supported or self._task is None:
+        task = self._task
+        if not self.supported or task is None or task.done():
             return
-        await self._to_app.put({"type": "lifespan.shutdown"})
+        self._phase = "shutdown"
+        self._to_app.put_nowait({"type": "lifespan.shutdown"})
         message = await self._from_app.get()
         if message["type"] == "lifespan.shutdown.failed":
             logger.error("Application shutdown failed: %s", message.get("message", ""))
-        await self._task
+        elif message["type"] == "_returned" and self._error is not None:
+            logger.error("Exception in ASGI lifespan shutdown", exc_info=self._error)
+        done, _ = await asyncio.wait({task}, timeout=self.SHUTDOWN_WAIT)
+        if not done:
+            task.cancel()
 
     async def _main(self, scope: Scope) -> None:
-        started = False
-
         async def receive() -> Message:
             return await self._to_app.get()
 
         async def send(message: Message) -> None:
-            nonlocal started
-            started = True
-            await self._from_app.put(message)
+            self._sent = True
+            if message["type"] not in _LIFESPAN_REPLIES[self._phase]:
+                raise ASGIProtocolError(
+                    f"unexpected ASGI lifespan message {message['type']!r} during {self._phase}")
+            self._from_app.put_nowait(message)
 
         try:
             await self.app(scope, receive, send)
-        except BaseException as exc:
-            if started or self.mode == "on":
+        except Exception as exc:  # reported by startup() or shutdown()
+            self._error = exc
+            if self._phase == "serving":
                 logger.error("Exception in ASGI lifespan", exc_info=exc)
-                await self._from_app.put({"type": "lifespan.startup.failed",
-                                          "message": repr(exc)})
-            else:
-                logger.info("ASGI 'lifespan' protocol appears unsupported.")
-                await self._from_app.put({"type": "_unsupported"})
-            return
-        if not started:
-            await self._from_app.put({"type": "_unsupported"})
+        finally:
+            self._from_app.put_nowait({"type": "_returned"})
+
+
+_LIFESPAN_REPLIES = {
+    "startup": ("lifespan.startup.complete", "lifespan.startup.failed"),
+    "serving": (),
+    "shutdown": ("lifespan.shutdown.complete", "lifespan.shutdown.failed"),
+}

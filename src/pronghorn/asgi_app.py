@@ -17,12 +17,16 @@ Must not know about: routing or handlers (the engine's).
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
+from urllib.parse import quote
 
 from pronghorn import _core
 from pronghorn._wire import ResponseReader
 
 __all__ = ["ASGIAdapter"]
+
+logger = logging.getLogger("pronghorn.error")
 
 _BODYLESS = frozenset({"GET", "HEAD", "DELETE", "OPTIONS", "TRACE"})
 
@@ -31,11 +35,13 @@ def _request_head(scope: dict[str, Any], framing: bytes | None) -> bytes:
     root = scope.get("root_path", "")
     raw = scope.get("raw_path")
     if raw is None:
-        from urllib.parse import quote
-
         raw = quote(scope["path"]).encode("ascii")
-    if root and raw.startswith(root.encode()):
-        raw = raw[len(root):] or b"/"
+    if root:
+        # raw_path includes root_path (uvicorn, hypercorn, Starlette's Mount); the app's own
+        # routes start after it. Only a whole leading segment run is root_path.
+        prefix = quote(root).encode("ascii")
+        if raw == prefix or raw.startswith(prefix + b"/"):
+            raw = raw[len(prefix):] or b"/"
     target = raw + (b"?" + scope["query_string"] if scope.get("query_string") else b"")
     lines = [scope["method"].encode("ascii") + b" " + target + b" HTTP/1.1"]
     has_host = False
@@ -84,6 +90,7 @@ class ASGIAdapter:
                 try:
                     await self.app.startup()
                 except Exception as exc:
+                    logger.error("Application startup failed", exc_info=exc)
                     await send({"type": "lifespan.startup.failed", "message": repr(exc)})
                     return
                 state = scope.get("state")
@@ -117,33 +124,26 @@ class ASGIAdapter:
             server=tuple(server) if server else None,
             scheme=scope.get("scheme", "http"))
         conn.feed(_request_head(scope, framing))
-        pump = None
+        chunked = framing == b"transfer-encoding: chunked"
         if first is not None:
-            chunked = framing == b"transfer-encoding: chunked"
             body = first.get("body", b"")
-            if chunked:
-                if body:
-                    conn.feed(b"%x\r\n%s\r\n" % (len(body), body))
-                pump = asyncio.ensure_future(self._pump(conn, receive, chunked=True))
-            else:
-                if body:
-                    conn.feed(body)
-                pump = asyncio.ensure_future(self._pump(conn, receive, chunked=False, done=True))
-        else:
-            pump = asyncio.ensure_future(self._pump(conn, receive, chunked=False, done=True))
+            if body:
+                conn.feed(b"%x\r\n%s\r\n" % (len(body), body) if chunked else body)
+        pump = asyncio.ensure_future(self._pump(conn, receive, chunked=chunked,
+                                                done=not chunked))
         try:
-            await self._relay(conn, ResponseReader(head_request=method == "HEAD"), send)
+            await self._relay(conn, ResponseReader(head_request=method == "HEAD"), send, pump)
         finally:
             pump.cancel()
             conn.close()
 
-    async def _pump(self, conn: Any, receive: Any, *, chunked: bool, done: bool = False) -> None:
-        """Feed the rest of the body; then wait for the client to go away."""
+    async def _pump(self, conn: Any, receive: Any, *, chunked: bool, done: bool) -> bool:
+        """Feed the rest of the body; then wait for the client to go away (returns True)."""
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
                 conn.close()
-                return
+                return True
             if done:
                 continue
             body = message.get("body", b"")
@@ -154,24 +154,33 @@ class ASGIAdapter:
                     conn.feed(b"0\r\n\r\n")
                 done = True
 
-    async def _relay(self, conn: Any, reader: ResponseReader, send: Any) -> None:
+    async def _relay(self, conn: Any, reader: ResponseReader, send: Any,
+                     pump: asyncio.Future[bool]) -> None:
         while not reader.complete:
             data = conn.output()
             if data:
                 events = reader.feed(data)
             elif conn.closed:
+                if pump.done() and not pump.cancelled() and pump.result():
+                    return  # the client went away: nothing to relay to
                 events = reader.feed_eof()
             else:
                 await conn.wait_output()
                 continue
-            for event in events:
-                if event[0] == "head":
+            last = len(events) - 1
+            for i, event in enumerate(events):
+                kind = event[0]
+                if kind == "body":
+                    # The body's last piece carries the end of the response with it.
+                    final = i < last and events[i + 1][0] == "end"
+                    await send({"type": "http.response.body", "body": event[1],
+                                "more_body": not final})
+                    if final:
+                        return
+                elif kind == "head":
                     # The ASGI server writes its own Date header.
                     headers = [(n, v) for n, v in event[2] if n != b"date"]
                     await send({"type": "http.response.start", "status": event[1],
                                 "headers": headers})
-                elif event[0] == "body":
-                    await send({"type": "http.response.body", "body": event[1],
-                                "more_body": True})
                 else:
                     await send({"type": "http.response.body", "body": b"", "more_body": False})

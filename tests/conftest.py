@@ -16,7 +16,9 @@ from __future__ import annotations
 import asyncio
 import re
 import socket
+import sys
 import threading
+import types
 from pathlib import Path
 from typing import Any
 
@@ -141,9 +143,18 @@ def run_markdown_examples(relative_path: str) -> dict[str, Any]:
 
     Async test functions run with ``asyncio.run``. Returns the namespace.
     """
-    namespace: dict[str, Any] = {"__name__": f"docs_{Path(relative_path).stem}"}
-    for block in markdown_python_blocks(relative_path):
-        exec(compile(block, relative_path, "exec"), namespace)
+    # A real (temporary) module: dataclasses and pickling look classes up in sys.modules.
+    module = types.ModuleType(f"docs_{Path(relative_path).stem}")
+    namespace: dict[str, Any] = module.__dict__
+    sys.modules[module.__name__] = module
+    text = (ROOT / relative_path).read_text()
+    try:
+        for match in re.finditer(r"^```python\n(.*?)^```", text, flags=re.S | re.M):
+            # Padded so that tracebacks give the line numbers of the page.
+            padding = "\n" * text.count("\n", 0, match.start(1))
+            exec(compile(padding + match.group(1), str(ROOT / relative_path), "exec"), namespace)
+    finally:
+        del sys.modules[module.__name__]
     tests = [value for name, value in namespace.items()
              if name.startswith("test_") and callable(value)]
     assert tests, f"{relative_path} defines no test_* example"

@@ -141,15 +141,11 @@ def test_sync_handler_runs_inline_on_the_loop_thread(connect):
     assert body["loop"] is True
 
 
-def test_sync_handler_without_middleware_gets_no_task():
-    # Over a socket the epoll callback calls the endpoint directly: no Task, no coroutine.
+def test_sync_handler_without_middleware_gets_no_task(connect):
+    # The engine's callback calls the endpoint directly: no Task, no coroutine.
     app = handlers_app()
     assert app.engine_options()["router"] is not None
-    client = LiveClient(app)
-    try:
-        assert client.get("/sync").json()["task"] is False
-    finally:
-        client.close()
+    assert connect(app).get("/sync").json()["task"] is False
 
 
 def test_threaded_route_runs_off_the_loop_thread(connect):

@@ -15,7 +15,7 @@ import pytest
 
 from pronghorn import HTTPException, PlainTextResponse, Pronghorn, Request
 from pronghorn.responses import StreamingResponse
-from tests.conftest import LiveClient, run_markdown_examples
+from tests.conftest import run_markdown_examples
 
 
 def middleware_app(events: list[str]) -> Pronghorn:
@@ -199,7 +199,7 @@ def test_without_middleware_the_c_router_calls_endpoints_directly():
     assert app.engine_options()["router"] is None  # everything goes through _handle now
 
 
-def test_sync_route_without_middleware_runs_without_task_or_coroutine(monkeypatch):
+def test_sync_route_without_middleware_runs_without_task_or_coroutine(connect, monkeypatch):
     app = Pronghorn()
     seen = {}
 
@@ -212,11 +212,7 @@ def test_sync_route_without_middleware_runs_without_task_or_coroutine(monkeypatc
         raise AssertionError("the fallback handler ran for a routed request")
 
     monkeypatch.setattr(app, "_handle", fail)
-    client = LiveClient(app)  # over a socket: called from the epoll callback
-    try:
-        assert client.get("/").json() == "ok"
-    finally:
-        client.close()
+    assert connect(app).get("/").json() == "ok"
     assert seen["task"] is None
 
 

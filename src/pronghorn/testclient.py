@@ -26,6 +26,7 @@ httpx is needed only by this module (``pip install pronghorn[testclient]``).
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import threading
 from collections.abc import Awaitable, Iterable, Iterator
 from typing import Any, TypeVar
@@ -241,15 +242,14 @@ class _Engine:
         conn = self.server.memory_connection(client=self.client, server=(url.host, port),
                                              scheme=url.scheme)
         try:
-            # The engine runs the handler in a copy of the context current at dispatch,
-            # which happens inside feed(): the handler reports to this exchange.
-            token = server_exception_observer.set(exchange.record)
-            background_token = background_observer.set(exchange.task_started)
-            try:
-                conn.feed(head)
-            finally:
-                background_observer.reset(background_token)
-                server_exception_observer.reset(token)
+            # The engine dispatches inside feed() and runs the handler in a copy of the
+            # context current then: through these variables it reports to this exchange.
+            # Fed from a loop callback, as from the epoll callback on a socket: no Task is
+            # current unless the handler gets one (an async handler's own).
+            context = contextvars.copy_context()
+            context.run(server_exception_observer.set, exchange.record)
+            context.run(background_observer.set, exchange.task_started)
+            asyncio.get_running_loop().call_soon(conn.feed, head, context=context)
             for piece in body:
                 await asyncio.sleep(0)  # let a handler that is reading the body run
                 conn.feed(piece)

@@ -54,6 +54,7 @@ ASGIApp = Callable[[Scope, Callable[[], Awaitable[Message]], Callable[[Message],
 _DISCONNECT = {"type": "http.disconnect"}
 _ProtocolError = _core.ProtocolError
 _BYTES = (bytes, bytearray)
+_engine_client = _core.Request.client  # the peer address, whatever Request subclass is used
 
 
 class ASGIProtocolError(RuntimeError):
@@ -80,12 +81,12 @@ class _Exchange:
     """receive() and send() of one request."""
 
     __slots__ = ("request", "status", "headers", "no_body", "started", "head_written", "ended",
-                 "body_done", "disc")
+                 "body_done", "gone", "disc")
 
     def __init__(self, request: Any) -> None:
         self.request = request
         self.started = self.head_written = self.ended = self.body_done = False
-        self.no_body = False
+        self.no_body = self.gone = False
         self.status = 0
         self.headers: list[tuple[bytes, bytes]] = []
         self.disc: Any = None  # the engine's disconnect future receive() waits on
@@ -102,19 +103,23 @@ class _Exchange:
                     got = request._receive()
             except (ClientDisconnect, _ProtocolError):
                 # The peer is gone, or its body was refused and the engine answered (400/413).
-                self.body_done = True
+                self.body_done = self.gone = True
                 return _DISCONNECT
             data, more = got
             if not more:
                 self.body_done = True
             return {"type": "http.request", "body": data, "more_body": more}
         waiter = request._disconnected()
-        if waiter is not None and not self.ended:
+        if waiter is not None:
             self.disc = waiter
             await waiter
+        if not self.ended:
+            self.gone = True
         return _DISCONNECT
 
     async def send(self, message: Message) -> None:
+        if self.gone:
+            raise ClientDisconnect("client disconnected")
         kind = message["type"]
         if kind == "http.response.body":
             if not self.started or self.ended:
@@ -124,13 +129,17 @@ class _Exchange:
             body = message.get("body", b"")
             more = message.get("more_body", False)
             request = self.request
-            if not self.head_written:
-                self._write_head(-1 if more or self.no_body else len(body))
-            waiter = request._write(body) if body else None
-            if not more:
-                self._finish()
-            elif waiter is not None:
-                await waiter
+            try:
+                if not self.head_written:
+                    self._write_head(-1 if more or self.no_body else len(body))
+                waiter = request._write(body) if body else None
+                if not more:
+                    self._finish()
+                elif waiter is not None:
+                    await waiter
+            except ClientDisconnect:
+                self.gone = True
+                raise
         elif kind == "http.response.start":
             if self.started:
                 raise ASGIProtocolError("http.response.start sent twice")
@@ -143,7 +152,11 @@ class _Exchange:
             self.started = True
             asyncio.get_running_loop().call_soon(self._head_if_idle)
         elif kind == "http.response.pathsend":
-            await self._pathsend(message)
+            try:
+                await self._pathsend(message)
+            except ClientDisconnect:
+                self.gone = True
+                raise
         else:
             raise ASGIProtocolError(f"unexpected ASGI message type {kind!r}")
 
@@ -230,8 +243,9 @@ class ProxyHeaders:
         return hops[0]
 
     def apply(self, request: Any) -> None:
-        """Replace ``request.client`` and ``request.scheme`` from the proxy's headers."""
-        if not self.trusted(request.client):
+        """Replace the request's client and scheme from the proxy's headers (in the engine's
+        Request, which the ASGI scope and ``pronghorn.Request.client`` both read)."""
+        if not self.trusted(_engine_client.__get__(request)):
             return
         proto = None
         forwarded_for: list[str] = []
@@ -256,7 +270,8 @@ class ProxyHeaders:
         if proto in ("http", "https", "ws", "wss"):
             request.scheme = proto
         if client is not None:
-            request.client = client
+            _engine_client.__set__(request, client)
+            request.__dict__.pop("client", None)  # pronghorn.Request's cached Address
 
 
 def _host_port(value: str) -> tuple[str, int]:
@@ -319,20 +334,23 @@ class ASGIHandler:
         try:
             await self.app(scope, exchange.receive, exchange.send)
         except ClientDisconnect:
-            return  # the app let send()'s OSError propagate: the client is gone
+            raise  # the client is gone: the engine ends the exchange without a log record
         except Exception as exc:
-            if request._is_disconnected():
+            if exchange.gone:  # e.g. Starlette turns send()'s OSError into its own exception
                 logger.debug("Exception in ASGI application after the client went away",
                              exc_info=exc)
             else:
                 logger.error("Exception in ASGI application", exc_info=exc)
             _fail(request, exchange, exc)
             return
-        if not exchange.ended:
-            problem = ("returned without completing the response" if exchange.started
-                       else "returned without starting a response")
-            logger.error("ASGI callable %s", problem)
-            _fail(request, exchange, ASGIProtocolError(problem))
+        if exchange.ended:
+            return
+        if exchange.gone:
+            raise ClientDisconnect("client disconnected")  # ends the exchange quietly
+        problem = ("returned without completing the response" if exchange.started
+                   else "returned without starting a response")
+        logger.error("ASGI callable %s", problem)
+        _fail(request, exchange, ASGIProtocolError(problem))
 
 
 def _fail(request: Any, exchange: _Exchange, exc: Exception) -> None:
@@ -341,13 +359,11 @@ def _fail(request: Any, exchange: _Exchange, exc: Exception) -> None:
         return  # the response went out complete; only the log records the error
     exchange.ended = True
     if not exchange.head_written:
+        # (ClientDisconnect from these, if the client is gone, ends the exchange quietly.)
         body = b"Internal Server Error"
-        try:
-            request._start(500, [(b"content-type", b"text/plain; charset=utf-8")], len(body))
-            request._write(body)
-            request._end()
-        except ClientDisconnect:
-            pass
+        request._start(500, [(b"content-type", b"text/plain; charset=utf-8")], len(body))
+        request._write(body)
+        request._end()
         return
     # Half sent: the engine aborts the connection when the handler raises ClientDisconnect,
     # without logging again.

@@ -110,6 +110,8 @@ class Pronghorn(APIRouter):
         # What the lifespan yielded: copied into each request.state when first touched.
         self.lifespan_state: dict[str, Any] = {}
         self._exception_handlers: dict[Any, ExceptionHandler] = dict(exception_handlers or {})
+        # Dependency callable -> replacement, consulted per request (for tests).
+        self.dependency_overrides: dict[Callable[..., Any], Callable[..., Any]] = {}
         self._middleware: list[Middleware] = []
         self._table = RouteTable(lambda route: compile_endpoint(route, self))
         self._dispatch: Callable[[Any], Any] = self._route

@@ -1,34 +1,37 @@
 """Compiling an endpoint into the callable the engine runs per request.
 
-Owns: reading a handler's signature once, at registration, and producing
-``call(request)`` which returns a Response (sync handler) or a coroutine
-resolving to one (async or threaded handler). Path parameters are passed by
-name and converted by the handler's annotation (``user_id: int``); a value
-that does not convert is a 422 with FastAPI's error shape. A parameter named
-``request`` (or annotated ``Request``) receives the request.
+Owns: ``compile_endpoint(route, app)``, which compiles the route's
+parameter plan once (``dependencies.compile_plan``: path, query, header,
+cookie and body parameters, dependencies, ``Request``/``Response``/
+``BackgroundTasks`` parameters) and its response model, and returns
+``call(request)``: a Response (sync handler whose plan needs nothing
+asynchronous) or a coroutine resolving to one (async or threaded handler,
+a body to read, an async dependency). Invalid request data is a
+``RequestValidationError`` (422 with FastAPI's body).
 
 Invariants: no ``inspect`` work per request; a sync handler never creates a
-coroutine; exceptions never escape ``call``: they go to the app's exception
-handling, which answers (500 when nothing else applies).
+coroutine unless its plan reads a body or awaits a dependency (or
+``app.dependency_overrides`` is in use); exceptions never escape ``call``:
+they are thrown into the ``yield`` dependencies entered so far, then go to
+the app's exception handling, which answers (500 when nothing else
+applies). Results are encoded to JSON by msgspec; with a response model,
+straight from the model's fields to bytes.
 
 Must not know about: sockets, routing tables, the engine.
 """
 
 from __future__ import annotations
 
-import decimal
 import inspect
 import logging
 import time
-import typing
-import uuid
 from collections.abc import Callable
 from typing import Any
 
-from pronghorn.background import BackgroundTasks
 from pronghorn.concurrency import is_async_callable, run_in_threadpool
-from pronghorn.exceptions import RequestValidationError
+from pronghorn.dependencies import compile_plan, finish, finish_async, unwind, unwind_async
 from pronghorn.responses import JSONResponse, Response
+from pronghorn.serialization import ResponseModel, resolve_response_model
 
 __all__ = ["compile_endpoint", "run_in_threadpool"]
 
@@ -37,139 +40,33 @@ logger = logging.getLogger("pronghorn.error")
 # A sync handler that holds the event loop longer than this gets a one-time warning.
 BLOCKING_WARN_SECONDS = 0.1
 
-_json_encode = JSONResponse.encode
+_JSON_CONTENT_TYPE = (b"content-type", b"application/json")
 
 
-# ---- path parameter conversion ---------------------------------------------
-
-def _to_bool(text: str) -> bool:
-    lowered = text.lower()
-    if lowered in ("1", "true", "on", "yes", "t", "y"):
-        return True
-    if lowered in ("0", "false", "off", "no", "f", "n"):
-        return False
-    raise ValueError(text)
-
-
-# (converter, error type, message) per annotation, FastAPI's wording.
-_CONVERTERS: dict[Any, tuple[Callable[[str], Any], str, str]] = {
-    int: (int, "int_parsing", "Input should be a valid integer, unable to parse string as an integer"),
-    float: (float, "float_parsing", "Input should be a valid number, unable to parse string as a number"),
-    bool: (_to_bool, "bool_parsing", "Input should be a valid boolean, unable to interpret input"),
-    uuid.UUID: (uuid.UUID, "uuid_parsing", "Input should be a valid UUID"),
-    decimal.Decimal: (decimal.Decimal, "decimal_parsing", "Input should be a valid decimal"),
-}
+def _json_bytes(body: bytes, status_code: int) -> Response:
+    """A JSON response around already encoded bytes."""
+    response = object.__new__(JSONResponse)
+    response.status_code = status_code
+    response.body = body
+    response.raw_headers = [_JSON_CONTENT_TYPE]
+    response.background = None
+    return response
 
 
-def _plain_type(annotation: Any) -> Any:
-    """``Optional[int]`` / ``Annotated[int, ...]`` -> ``int``; anything else unchanged."""
-    origin = typing.get_origin(annotation)
-    if origin is typing.Annotated:
-        return _plain_type(typing.get_args(annotation)[0])
-    if origin is typing.Union or (origin is not None and str(origin) == "<class 'types.UnionType'>"):
-        args = [a for a in typing.get_args(annotation) if a is not type(None)]
-        if len(args) == 1:
-            return _plain_type(args[0])
-    return annotation
-
-
-def _path_converter(annotation: Any) -> Callable[[Any], Any] | None:
-    """A function converting a path value for ``annotation``, or None when none is needed."""
-    target = _plain_type(annotation)
-    if target is inspect.Parameter.empty or target is str or target is Any:
+def _response_model(route: Any) -> ResponseModel | None:
+    annotation = resolve_response_model(route.response_model, route.endpoint)
+    if annotation is None:
         return None
-    spec = _CONVERTERS.get(target)
-    if spec is None and isinstance(target, type) and issubclass(target, int):
-        spec = (target, "int_parsing", _CONVERTERS[int][2])
-    if spec is None:
-        return None
-    convert, kind, message = spec
-
-    def converter(value: Any, name: str) -> Any:
-        if isinstance(value, target) and not (target is int and isinstance(value, bool)):
-            return value  # already converted by the route's {name:int} converter
-        try:
-            if kind == "float_parsing" and isinstance(value, str) and value.lower() in ("nan", "inf"):
-                raise ValueError(value)
-            return convert(value if isinstance(value, str) else str(value))
-        except (ValueError, TypeError, decimal.InvalidOperation):
-            raise RequestValidationError(
-                [{"type": kind, "loc": ["path", name], "msg": message, "input": value}]
-            ) from None
-
-    return converter
-
-
-# ---- compilation -----------------------------------------------------------
-
-class _Plan:
-    """What to pass to an endpoint, decided from its signature."""
-
-    __slots__ = ("wants_request", "params", "background")
-
-    def __init__(self, wants_request: str | None, params: tuple[tuple[str, Any], ...],
-                 background: str | None = None) -> None:
-        self.wants_request = wants_request  # the parameter receiving the request
-        self.params = params  # (name, converter or None)
-        self.background = background  # the parameter receiving a BackgroundTasks
-
-
-def _is_request_annotation(annotation: Any) -> bool:
-    if isinstance(annotation, str):
-        return annotation.rpartition(".")[2] == "Request"
-    return isinstance(annotation, type) and annotation.__name__ == "Request"
-
-
-def _is_background_annotation(annotation: Any) -> bool:
-    if isinstance(annotation, str):
-        return annotation.rpartition(".")[2] == "BackgroundTasks"
-    return isinstance(annotation, type) and issubclass(annotation, BackgroundTasks)
-
-
-def _plan(endpoint: Callable[..., Any], path: str, param_names: tuple[str, ...]) -> _Plan:
-    try:
-        signature = inspect.signature(endpoint)
-    except (TypeError, ValueError):  # some builtins have no signature
-        return _Plan(None, tuple((name, None) for name in param_names))
-    try:
-        hints = typing.get_type_hints(endpoint, include_extras=True)
-    except Exception:  # unresolvable string annotations: use them as written
-        hints = {}
-    wants_request = background = None
-    params: list[tuple[str, Any]] = []
-    takes_var_kw = False
-    for name, param in signature.parameters.items():
-        if param.kind is inspect.Parameter.VAR_KEYWORD:
-            takes_var_kw = True
-            continue
-        if param.kind is inspect.Parameter.VAR_POSITIONAL:
-            continue
-        annotation = hints.get(name, param.annotation)
-        if name == "request" or _is_request_annotation(annotation):
-            if param.kind is inspect.Parameter.POSITIONAL_ONLY:
-                raise TypeError(f"{path}: the request parameter must accept a keyword argument")
-            wants_request = name
-            continue
-        if _is_background_annotation(annotation):
-            background = name
-            continue
-        if name in param_names:
-            if param.kind is inspect.Parameter.POSITIONAL_ONLY:
-                raise TypeError(f"{path}: path parameter {name!r} must accept a keyword argument")
-            params.append((name, _path_converter(annotation)))
-        elif param.default is inspect.Parameter.empty:
-            raise TypeError(
-                f"handler {getattr(endpoint, '__qualname__', endpoint)!r} for {path}: parameter "
-                f"{name!r} is neither a path parameter nor 'request' and has no default"
-            )
-    if takes_var_kw:
-        known = {name for name, _ in params}
-        params.extend((name, None) for name in param_names if name not in known)
-    return _Plan(wants_request, tuple(params), background)
+    return ResponseModel(
+        annotation, exclude_unset=route.response_model_exclude_unset,
+        exclude_none=route.response_model_exclude_none,
+        exclude_defaults=route.response_model_exclude_defaults,
+        include=route.response_model_include, exclude=route.response_model_exclude,
+        by_alias=route.response_model_by_alias)
 
 
 def compile_endpoint(route: Any, app: Any) -> Callable[[Any], Any]:
-    """The per-request callable for ``route`` in ``app``."""
+    """The per-request callable for ``route`` in ``app``; sets ``route.plan``."""
     endpoint = route.endpoint
     is_async = is_async_callable(endpoint)
     threaded = route.threaded if route.threaded is not None else app.sync_handlers == "threadpool"
@@ -177,88 +74,100 @@ def compile_endpoint(route: Any, app: Any) -> Callable[[Any], Any]:
     status_code = route.status_code
     response_class = route.response_class
 
-    background = None
-    if route.raw:  # Starlette style: endpoint(request) -> Response
-        def args_of(request: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
-            return (request,), {}
-    else:
-        plan = _plan(endpoint, route.path, route.param_names)
-        wants_request = plan.wants_request
-        params = plan.params
-        background = plan.background
-        if not params and not wants_request and not background:
-            empty: dict[str, Any] = {}
+    model = None if route.raw else _response_model(route)
+    serialize = None if model is None else model.serialize
+    to_python = None if model is None else model.to_python
 
-            def args_of(request: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
-                return (), empty
-        else:
-            def args_of(request: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
-                values = request.path_params
-                kwargs = {}
-                for name, convert in params:
-                    value = values[name]
-                    kwargs[name] = value if convert is None else convert(value, name)
-                if wants_request:
-                    kwargs[wants_request] = request
-                if background:
-                    kwargs[background] = BackgroundTasks()
-                return (), kwargs
-
-    def convert(result: Any) -> Any:
+    def to_response(result: Any) -> Response:
         if isinstance(result, Response):
             return result
-        if isinstance(result, (bytes, bytearray)):
+        if serialize is not None:
+            if response_class is None:
+                return _json_bytes(serialize(result), status_code or 200)
+            result = to_python(result)  # type: ignore[misc]
+        elif isinstance(result, (bytes, bytearray)):
             result = bytes(result).decode()  # FastAPI: bytes become a JSON string
         if response_class is not None:
             return response_class(result, status_code or 200)
+        dump_json = getattr(result.__class__, "__pydantic_serializer__", None)
+        if dump_json is not None:  # a pydantic model: its own serializer, to bytes
+            return _json_bytes(dump_json.to_json(result, by_alias=True), status_code or 200)
         if status_code is None:
             return JSONResponse.ok(result)
         return JSONResponse(result, status_code)
 
-    if background is None:
-        def to_response(result: Any, kwargs: dict[str, Any]) -> Any:
-            return convert(result)
-    else:
-        def to_response(result: Any, kwargs: dict[str, Any]) -> Any:
-            response = convert(result)
-            tasks = kwargs[background]
-            if tasks.tasks and response.background is None:
-                response.background = tasks
+    if route.raw:  # Starlette style: endpoint(request) -> Response
+        return _compile_raw(endpoint, is_async, threaded, to_response, handle_exception)
+    plan = compile_plan(endpoint, path_params=route.param_names,
+                        dependencies=route.dependencies,
+                        response_model=None if model is None else model.annotation)
+    route.plan = plan
+    lean = plan.solve_lean
+    if not is_async and not threaded and not plan.is_async:
+        return _compile_sync(route, plan, endpoint, to_response, handle_exception, app)
+
+    solve = plan.solve_async
+
+    async def call_async(request: Any) -> Any:
+        state = None
+        try:
+            overrides = app.dependency_overrides
+            if lean is not None:
+                kwargs = lean(request)
+            else:
+                state, kwargs = await solve(request, overrides, threaded)
+            if is_async:
+                result = await endpoint(**kwargs)
+            elif threaded:
+                result = await run_in_threadpool(endpoint, **kwargs)
+            else:
+                result = endpoint(**kwargs)
+            response = to_response(result)
+            if state is not None:
+                response = await finish_async(state, result, response)
             return response
+        except Exception as exc:
+            answer = handle_exception(request, await unwind_async(state, exc))
+            return await answer if inspect.isawaitable(answer) else answer
 
-    if is_async:
-        async def call_async(request: Any) -> Any:
-            try:
-                args, kwargs = args_of(request)
-                return to_response(await endpoint(*args, **kwargs), kwargs)
-            except Exception as exc:
-                response = handle_exception(request, exc)
-                return await response if inspect.isawaitable(response) else response
+    return call_async
 
-        return call_async
 
-    if threaded:
-        async def call_threaded(request: Any) -> Any:
-            try:
-                args, kwargs = args_of(request)
-                return to_response(await run_in_threadpool(endpoint, *args, **kwargs), kwargs)
-            except Exception as exc:
-                response = handle_exception(request, exc)
-                return await response if inspect.isawaitable(response) else response
-
-        return call_threaded
-
+def _compile_sync(route: Any, plan: Any, endpoint: Callable[..., Any],
+                  to_response: Callable[[Any], Response], handle_exception: Any,
+                  app: Any) -> Callable[[Any], Any]:
+    """A sync handler whose plan is solved without awaiting: answered inline."""
+    lean = plan.solve_lean
+    solve = plan.solve
     warned = False
     route_desc = f"{'/'.join(route.methods)} {route.path}"
 
+    async def with_overrides(request: Any) -> Any:
+        state = None
+        try:
+            state, kwargs = await plan.solve_async(request, app.dependency_overrides, False)
+            result = endpoint(**kwargs)
+            return await finish_async(state, result, to_response(result))
+        except Exception as exc:
+            answer = handle_exception(request, await unwind_async(state, exc))
+            return await answer if inspect.isawaitable(answer) else answer
+
     def call_sync(request: Any) -> Any:
         nonlocal warned
+        if app.dependency_overrides and lean is None:  # tests replacing dependencies
+            return with_overrides(request)
         started = time.perf_counter()
+        state = None
         try:
-            args, kwargs = args_of(request)
-            response = to_response(endpoint(*args, **kwargs), kwargs)
+            if lean is not None:
+                result = endpoint(**lean(request))
+                response = to_response(result)
+            else:
+                state, kwargs = solve(request)
+                result = endpoint(**kwargs)
+                response = finish(state, result, to_response(result))
         except Exception as exc:
-            response = handle_exception(request, exc)
+            response = handle_exception(request, unwind(state, exc))
         if not warned and time.perf_counter() - started > BLOCKING_WARN_SECONDS:
             warned = True
             logger.warning(
@@ -270,3 +179,28 @@ def compile_endpoint(route: Any, app: Any) -> Callable[[Any], Any]:
         return response
 
     return call_sync
+
+
+def _compile_raw(endpoint: Callable[..., Any], is_async: bool, threaded: bool,
+                 to_response: Callable[[Any], Response], handle_exception: Any
+                 ) -> Callable[[Any], Any]:
+    """Starlette style: ``endpoint(request)`` returns a Response (or content for one)."""
+    if is_async or threaded:
+        async def call_raw_async(request: Any) -> Any:
+            try:
+                if is_async:
+                    return to_response(await endpoint(request))
+                return to_response(await run_in_threadpool(endpoint, request))
+            except Exception as exc:
+                answer = handle_exception(request, exc)
+                return await answer if inspect.isawaitable(answer) else answer
+
+        return call_raw_async
+
+    def call_raw(request: Any) -> Any:
+        try:
+            return to_response(endpoint(request))
+        except Exception as exc:
+            return handle_exception(request, exc)
+
+    return call_raw

@@ -5,7 +5,9 @@ value and defaults to the status phrase; the answer is ``{"detail": ...}``)
 and ``http_exception_response``, the one place that turns it into a
 response. The app calls it when a handler raises; nothing else should.
 ``RequestValidationError`` carries FastAPI-shaped error dicts (``type``,
-``loc``, ``msg``, ``input``) for the app's 422 answer.
+``loc``, ``msg``, ``input``) for the app's 422 answer;
+``ResponseValidationError`` says a handler's result did not fit its
+``response_model`` (a 500: the server is at fault).
 
 Must not know about: the engine or routing.
 """
@@ -18,7 +20,8 @@ from typing import Any
 
 from pronghorn.responses import JSONResponse, Response
 
-__all__ = ["HTTPException", "RequestValidationError", "http_exception_response"]
+__all__ = ["HTTPException", "RequestValidationError", "ResponseValidationError",
+           "http_exception_response"]
 
 
 def _phrase(status_code: int) -> str:
@@ -72,6 +75,26 @@ class RequestValidationError(ValueError):
 
     def __str__(self) -> str:
         lines = [f"{len(self._errors)} validation error(s):"]
+        for error in self._errors:
+            loc = " -> ".join(str(part) for part in error.get("loc", ()))
+            lines.append(f"  {loc}: {error.get('msg')}")
+        return "\n".join(lines)
+
+
+class ResponseValidationError(ValueError):
+    """A handler's result that does not fit the route's ``response_model``; unless an
+    exception handler is registered for it, it is logged and answered 500."""
+
+    def __init__(self, errors: list[dict[str, Any]], *, body: Any = None) -> None:
+        super().__init__(errors)
+        self._errors = errors
+        self.body = body
+
+    def errors(self) -> list[dict[str, Any]]:
+        return self._errors
+
+    def __str__(self) -> str:
+        lines = [f"{len(self._errors)} validation error(s) in the response:"]
         for error in self._errors:
             loc = " -> ".join(str(part) for part in error.get("loc", ()))
             lines.append(f"  {loc}: {error.get('msg')}")

@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 from pronghorn import _core
+from pronghorn.serialization import DEFAULT
 
 __all__ = ["APIRouter", "Mount", "NoMatchFound", "Route"]
 
@@ -58,7 +59,17 @@ def _fill(path: str, params: dict[str, Any]) -> str:
 
 
 class Route:
-    """One endpoint bound to a path pattern and a set of methods."""
+    """One endpoint bound to a path pattern and a set of methods.
+
+    Besides how it is served (``status_code``, ``response_class``, ``threaded``),
+    a route keeps FastAPI's path-operation options: ``response_model`` (and its
+    ``response_model_*`` filters), ``dependencies`` (solved before the endpoint,
+    values unused), and what OpenAPI shows (``tags``, ``summary``,
+    ``description``, ``response_description``, ``responses``, ``deprecated``,
+    ``operation_id``, ``include_in_schema``, ``openapi_extra``, ``callbacks``).
+    Other keyword arguments are kept in ``extra``. ``plan`` is set when the route
+    is compiled into an app (``dependencies.Plan``).
+    """
 
     def __init__(
         self,
@@ -72,6 +83,23 @@ class Route:
         threaded: bool | None = None,
         include_in_schema: bool = True,
         raw: bool = False,
+        response_model: Any = DEFAULT,
+        response_model_include: Any = None,
+        response_model_exclude: Any = None,
+        response_model_by_alias: bool = True,
+        response_model_exclude_unset: bool = False,
+        response_model_exclude_defaults: bool = False,
+        response_model_exclude_none: bool = False,
+        dependencies: Sequence[Any] | None = None,
+        tags: list[Any] | None = None,
+        summary: str | None = None,
+        description: str | None = None,
+        response_description: str = "Successful Response",
+        responses: dict[int | str, dict[str, Any]] | None = None,
+        deprecated: bool | None = None,
+        operation_id: str | None = None,
+        openapi_extra: dict[str, Any] | None = None,
+        callbacks: list[Any] | None = None,
         **extra: Any,
     ) -> None:
         if not path.startswith("/"):
@@ -87,13 +115,45 @@ class Route:
         self.threaded = threaded
         self.include_in_schema = include_in_schema
         self.raw = raw  # Starlette-style endpoint: endpoint(request) -> Response
+        self.response_model = response_model
+        self.response_model_include = response_model_include
+        self.response_model_exclude = response_model_exclude
+        self.response_model_by_alias = response_model_by_alias
+        self.response_model_exclude_unset = response_model_exclude_unset
+        self.response_model_exclude_defaults = response_model_exclude_defaults
+        self.response_model_exclude_none = response_model_exclude_none
+        self.dependencies = list(dependencies or ())
+        self.tags = list(tags or ())
+        self.summary = summary
+        self.description = description
+        self.response_description = response_description
+        self.responses = dict(responses or {})
+        self.deprecated = deprecated
+        self.operation_id = operation_id
+        self.openapi_extra = openapi_extra
+        self.callbacks = callbacks
         self.extra = extra
         self.param_names = _param_names(path)
+        self.plan: Any = None
 
     def with_prefix(self, prefix: str) -> Route:
         route = Route.__new__(Route)
         route.__dict__.update(self.__dict__)
         route.path = prefix + self.path
+        route.plan = None
+        return route
+
+    def included(self, prefix: str, *, tags: Sequence[Any] = (), dependencies: Sequence[Any] = (),
+                 responses: dict[int | str, dict[str, Any]] | None = None,
+                 deprecated: bool | None = None, include_in_schema: bool = True) -> Route:
+        """A copy for ``include_router``: under ``prefix``, with the including router's
+        tags and dependencies first and its responses as defaults."""
+        route = self.with_prefix(prefix)
+        route.tags = [*tags, *self.tags]
+        route.dependencies = [*dependencies, *self.dependencies]
+        route.responses = {**(responses or {}), **self.responses}
+        route.deprecated = self.deprecated or deprecated
+        route.include_in_schema = self.include_in_schema and include_in_schema
         return route
 
     def url_path_for(self, name: str, params: dict[str, Any]) -> str | None:
@@ -144,12 +204,23 @@ class APIRouter:
     """
 
     def __init__(self, prefix: str = "", *, routes: Sequence[Route | Mount] | None = None,
-                 default_response_class: type | None = None, **defaults: Any) -> None:
+                 default_response_class: type | None = None, tags: list[Any] | None = None,
+                 dependencies: Sequence[Any] | None = None,
+                 responses: dict[int | str, dict[str, Any]] | None = None,
+                 deprecated: bool | None = None, include_in_schema: bool = True,
+                 **defaults: Any) -> None:
         if prefix and (not prefix.startswith("/") or prefix.endswith("/")):
             raise ValueError(f"a prefix must start with '/' and not end with '/': {prefix!r}")
         self.prefix = prefix
         self.routes: list[Route | Mount] = []
         self.default_response_class = default_response_class
+        # Applied to every route of this router (FastAPI's router-level options):
+        # tags and dependencies come first, responses are defaults.
+        self.tags = list(tags or ())
+        self.dependencies = list(dependencies or ())
+        self.responses = dict(responses or {})
+        self.deprecated = deprecated
+        self.include_in_schema = include_in_schema
         self.defaults = defaults
         for route in routes or ():
             self._add(route)
@@ -164,6 +235,12 @@ class APIRouter:
             options.setdefault(key, value)
         if self.default_response_class is not None:
             options.setdefault("response_class", self.default_response_class)
+        options["tags"] = [*self.tags, *(options.get("tags") or ())]
+        options["dependencies"] = [*self.dependencies, *(options.get("dependencies") or ())]
+        options["responses"] = {**self.responses, **(options.get("responses") or {})}
+        options["deprecated"] = options.get("deprecated") or self.deprecated
+        options["include_in_schema"] = options.get("include_in_schema", True) and (
+            self.include_in_schema)
         route = Route(path, endpoint, methods=methods, **options)
         self._add(route)
         return route
@@ -214,12 +291,25 @@ class APIRouter:
     def options(self, path: str, **options: Any) -> Callable[[EndpointT], EndpointT]:
         return self.api_route(path, methods=("OPTIONS",), **options)
 
-    def include_router(self, router: APIRouter, *, prefix: str = "") -> None:
-        """Add ``router``'s routes (as they are now) under ``prefix``."""
+    def include_router(self, router: APIRouter, *, prefix: str = "",
+                       tags: list[Any] | None = None, dependencies: Sequence[Any] | None = None,
+                       responses: dict[int | str, dict[str, Any]] | None = None,
+                       deprecated: bool | None = None, include_in_schema: bool = True) -> None:
+        """Add ``router``'s routes (as they are now) under ``prefix``; ``tags``,
+        ``dependencies`` (and this router's own) come before the routes' own."""
         if prefix and (not prefix.startswith("/") or prefix.endswith("/")):
             raise ValueError(f"a prefix must start with '/' and not end with '/': {prefix!r}")
         for route in router.routes:
-            self._add(route.with_prefix(prefix) if prefix else route)
+            if isinstance(route, Route):
+                route = route.included(
+                    prefix, tags=[*self.tags, *(tags or ())],
+                    dependencies=[*self.dependencies, *(dependencies or ())],
+                    responses={**self.responses, **(responses or {})},
+                    deprecated=deprecated or self.deprecated,
+                    include_in_schema=include_in_schema and self.include_in_schema)
+            elif prefix:
+                route = route.with_prefix(prefix)
+            self._add(route)
 
     def mount(self, path: str, app: Any, name: str | None = None) -> None:
         """Serve ``app`` (a Pronghorn app or an ASGI app) under ``path``."""

@@ -8,7 +8,7 @@ files under ``<docs_url or redoc_url>/static/``. Any URL set to None turns
 that route off; without ``openapi_url`` there are no docs at all.
 
 The script and style files come from the ``openapi-ui-bundles`` package
-(Swagger UI 5 and ReDoc 2, Apache-2.0/MIT) and are served by the app
+(Swagger UI 5.17.14 and ReDoc 2.2.0, Apache-2.0/MIT) and are served by the app
 itself, so the pages work without network access. When that package is
 missing, the pages answer 503 with an explanation instead.
 

@@ -38,7 +38,7 @@ _CONVERTER = re.compile(r"{([^{}:]+):[^{}]*}")
 _NON_WORD = re.compile(r"\W")
 _SOURCES = ("path", "query", "header", "cookie")
 _CONSTRAINTS = {"gt": "exclusiveMinimum", "ge": "minimum", "lt": "exclusiveMaximum",
-                "le": "maximum", "pattern": "pattern"}
+                "le": "maximum", "multiple_of": "multipleOf", "pattern": "pattern"}
 _RANGES = {"1XX": "Information", "2XX": "Success", "3XX": "Redirection", "4XX": "Client Error",
            "5XX": "Server Error", "DEFAULT": "Default Response"}
 _FILE_SCHEMA = {"type": "string", "contentMediaType": "application/octet-stream"}
@@ -79,6 +79,11 @@ def generate_unique_id(route: Any, method: str | None = None) -> str:
         method = next(iter(route.methods))
     name = _NON_WORD.sub("_", f"{route.name}{path_format(route.path)}")
     return f"{name}_{method.lower()}"
+
+
+def _given(value: Any) -> bool:
+    """False for None, ``...`` and the markers' "not given" sentinel (a falsy singleton)."""
+    return value is not None and value is not Ellipsis and type(value).__name__ != "_Unset"
 
 
 def _plain(value: Any) -> Any:
@@ -194,9 +199,12 @@ class _Field:
                 schema[key] = _plain(value) if key == "examples" else value
         if getattr(marker, "deprecated", None):
             schema["deprecated"] = True
+        extra = getattr(marker, "json_schema_extra", None)
+        if isinstance(extra, dict):
+            schema.update(extra)
         if not getattr(spec, "required", True):
             default = getattr(spec, "default", None)
-            if default is not None and default is not Ellipsis:
+            if _given(default):
                 try:
                     schema["default"] = _plain(default)
                 except Exception:
@@ -220,8 +228,11 @@ class _Field:
         if description:
             parameter["description"] = description
         openapi_examples = getattr(marker, "openapi_examples", None)
+        example = getattr(marker, "example", None)
         if openapi_examples:
             parameter["examples"] = openapi_examples
+        elif _given(example):
+            parameter["example"] = _plain(example)
         if getattr(marker, "deprecated", None):
             parameter["deprecated"] = True
         return parameter

@@ -158,9 +158,22 @@ def _hints(endpoint: Callable[..., Any]) -> dict[str, Any]:
         return dict(getattr(endpoint, "__annotations__", {}))
 
 
+def _declared_response_model(route: Any) -> tuple[bool, Any]:
+    """``(True, model)`` when the route says its response model (None: none), else
+    ``(False, None)``: not given, so the return annotation decides."""
+    value = getattr(route, "response_model", _MISSING)
+    if value is _MISSING:
+        extra = getattr(route, "extra", None) or {}
+        return ("response_model" in extra, extra.get("response_model"))
+    if value is not None and not value and not isinstance(value, type):
+        return (False, None)  # the route's "not given" sentinel
+    return (True, value)
+
+
 def _signature_plan(route: Any) -> PlanView:
     endpoint = route.endpoint
-    plan = PlanView(response_model=route_attr(route, "response_model"))
+    declared, model = _declared_response_model(route)
+    plan = PlanView(response_model=model)
     try:
         signature = inspect.signature(endpoint)
     except (TypeError, ValueError):
@@ -193,7 +206,7 @@ def _signature_plan(route: Any) -> PlanView:
     elif body_fields:
         plan.body = BodyView(dict, embed=True, fields=body_fields,
                              required=any(field.required for field in body_fields))
-    if plan.response_model is None and "response_model" not in getattr(route, "extra", {}):
+    if not declared:
         returned = hints.get("return")
         if returned is not None and returned is not type(None) and not _is_skipped("", returned):
             plan.response_model = returned

@@ -13,7 +13,8 @@ goes to msgspec's. msgspec's output is then brought to pydantic's style, so
 that a Struct and the equivalent pydantic model give the same schema:
 properties get titles (``"user_id"`` -> ``"User Id"``, not on references),
 enums keep their declaration order and say their ``type``, a one-value
-``Literal`` is a ``const``, and ``Decimal`` reads as number or string.
+``Literal`` is a ``const``, ``Decimal`` reads as number or string, datetimes
+and times say their ``format``, and fixed-length tuples drop ``items: false``.
 
 Invariants: never imports pydantic unless a type already came from it; a type
 neither generator can describe gets the empty schema ``{}`` (logged), never
@@ -90,39 +91,91 @@ def _uniform_type(values: list[Any]) -> str | None:
     return kinds.pop() if len(kinds) == 1 else None
 
 
-def _enum_classes(types: list[Any]) -> dict[str, type[enum.Enum]]:
-    """Enum classes reachable from ``types``, by name (msgspec's component title)."""
-    found: dict[str, type[enum.Enum]] = {}
-    seen: set[int] = set()
+def _unwrap(node: Any) -> Any:
+    while isinstance(node, msgspec.inspect.Metadata):
+        node = node.type
+    return node
 
-    def walk(node: Any) -> None:
-        if id(node) in seen:
+
+_FORMATS = {msgspec.inspect.DateTimeType: "date-time", msgspec.inspect.TimeType: "time"}
+_RECORDS = (msgspec.inspect.StructType, msgspec.inspect.DataclassType,
+            msgspec.inspect.TypedDictType)
+
+
+class _TypeIndex:
+    """What msgspec's schema does not say but pydantic's does, found in msgspec's type
+    tree: each enum's declaration order, and which strings are datetimes or times."""
+
+    def __init__(self, types: list[Any]) -> None:
+        self.enums: dict[str, type[enum.Enum]] = {}
+        self.records: dict[str, Any] = {}
+        try:
+            self.tops: tuple[Any, ...] = msgspec.inspect.multi_type_info(types)
+        except Exception:  # a type msgspec cannot inspect: nothing to add
+            self.tops = ()
+        seen: set[int] = set()
+
+        def walk(node: Any) -> None:
+            if id(node) in seen:
+                return
+            seen.add(id(node))
+            if isinstance(node, msgspec.inspect.EnumType):
+                self.enums.setdefault(node.cls.__name__, node.cls)
+            elif isinstance(node, _RECORDS):
+                self.records.setdefault(node.cls.__name__, node)
+            if isinstance(node, msgspec.Struct):
+                for field in node.__struct_fields__:
+                    walk(getattr(node, field))
+            elif isinstance(node, (tuple, list)):
+                for item in node:
+                    walk(item)
+
+        walk(self.tops)
+
+    def add_formats(self, node: Any, schema: Any) -> None:
+        """Give ``format`` to the string schemas of datetimes and times in ``schema``."""
+        node = _unwrap(node)
+        if not isinstance(schema, dict):
             return
-        seen.add(id(node))
-        if isinstance(node, msgspec.inspect.EnumType):
-            found.setdefault(node.cls.__name__, node.cls)
-        if isinstance(node, msgspec.Struct):
-            for field in node.__struct_fields__:
-                walk(getattr(node, field))
-        elif isinstance(node, (tuple, list)):
-            for item in node:
-                walk(item)
+        inspect = msgspec.inspect
+        fmt = _FORMATS.get(type(node))
+        if fmt is not None:
+            if schema.get("type") == "string":
+                schema.setdefault("format", fmt)
+        elif isinstance(node, inspect.UnionType):
+            members = [_unwrap(t) for t in node.types]
+            timed = [t for t in members if type(t) in _FORMATS]
+            plain = [m for m in schema.get("anyOf", ()) if m == {"type": "string"}]
+            others = [t for t in members if isinstance(t, inspect.StrType)]
+            if len(timed) == 1 and len(plain) == 1 and not others:
+                plain[0]["format"] = _FORMATS[type(timed[0])]
+        elif isinstance(node, (inspect.ListType, inspect.SetType, inspect.FrozenSetType,
+                               inspect.VarTupleType)):
+            self.add_formats(node.item_type, schema.get("items"))
+        elif isinstance(node, inspect.DictType):
+            self.add_formats(node.value_type, schema.get("additionalProperties"))
+        elif isinstance(node, inspect.TupleType):
+            for item, item_schema in zip(node.item_types, schema.get("prefixItems", ())):
+                self.add_formats(item, item_schema)
 
-    try:
-        walk(msgspec.inspect.multi_type_info(types))
-    except Exception:  # an unsupported type: nothing to reorder
-        pass
-    return found
+    def add_record_formats(self, schema: dict[str, Any]) -> None:
+        record = self.records.get(schema.get("title", ""))
+        properties = schema.get("properties")
+        if record is None or not isinstance(properties, dict):
+            return
+        for field in record.fields:
+            self.add_formats(field.type, properties.get(field.encode_name))
 
 
 class _PydanticStyle:
     """Rewrites msgspec's JSON Schema in pydantic's style (see the module docstring)."""
 
-    def __init__(self, enums: dict[str, type[enum.Enum]]) -> None:
-        self.enums = enums
+    def __init__(self, index: _TypeIndex) -> None:
+        self.index = index
 
     def component(self, schema: dict[str, Any]) -> dict[str, Any]:
-        cls = self.enums.get(schema.get("title", ""))
+        self.index.add_record_formats(schema)
+        cls = self.index.enums.get(schema.get("title", ""))
         if cls is not None and "enum" in schema and "properties" not in schema:
             values = [member.value for member in cls]
             schema["enum"] = values
@@ -138,6 +191,9 @@ class _PydanticStyle:
         if all(schema.get(key) == value for key, value in _DECIMAL.items()):
             del schema["type"], schema["format"]
             schema["anyOf"] = [{"type": "number"}, {"type": "string"}]
+        elif (schema.get("items") is False and "prefixItems" in schema
+              and schema.get("maxItems") == len(schema["prefixItems"])):
+            del schema["items"]  # a fixed-length tuple: maxItems says it already
         elif "enum" in schema and "type" not in schema:  # an inline Literal
             values = schema["enum"]
             kind = _uniform_type(values)
@@ -220,8 +276,11 @@ class SchemaSet:
                 if types else ((), {}))
             found = iter(described)
             schemas = tuple(next(found) if good else {} for good in ok)
-        style = _PydanticStyle(_enum_classes(types))
+        index = _TypeIndex(types)
+        style = _PydanticStyle(index)
         self._merge({name: style.component(schema) for name, schema in components.items()})
+        for node, schema in zip(index.tops, schemas):
+            index.add_formats(node, schema)
         return [style.schema(schema) for schema in schemas]
 
     def _build_pydantic(self) -> list[dict[str, Any]]:

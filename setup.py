@@ -20,6 +20,7 @@ setup(
             include_dirs=[CORE],
             extra_compile_args=extra,
             define_macros=[("_GNU_SOURCE", "1")],
+            libraries=["z"],  # permessage-deflate (wsdeflate.c)
         )
     ]
 )

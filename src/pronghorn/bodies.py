@@ -135,7 +135,8 @@ def parse_json(body: bytes) -> Any:
         return _decode_any(body)
     except msgspec.DecodeError:
         pass
-    except (msgspec.ValidationError, RecursionError):  # numbers out of range, nesting
+    except (msgspec.ValidationError, RecursionError, UnicodeDecodeError):
+        # numbers out of range, nesting, strings that are not UTF-8
         raise BodyParseError("There was an error parsing the body") from None
     try:
         json.loads(body)
@@ -168,7 +169,8 @@ class JSONBody:
         if typed is not None:
             try:
                 return typed(body)
-            except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
+            except (msgspec.ValidationError, msgspec.DecodeError, RecursionError,
+                    UnicodeDecodeError):
                 pass
         return self.validate(parse_json(body))
 
@@ -305,7 +307,8 @@ class BodyReader:
         if self._struct is not None:
             try:
                 decoded = self._struct(body)
-            except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
+            except (msgspec.ValidationError, msgspec.DecodeError, RecursionError,
+                    UnicodeDecodeError):
                 pass
             else:
                 values: dict[str, Any] = {}

@@ -734,7 +734,7 @@ def _pydantic(annotation: Any, cons: dict[str, Any]) -> Validator:
 
     def validate(value: Any) -> Any:
         try:
-            return validate_python(value)
+            return validate_python(value, from_attributes=True)  # as FastAPI validates
         except error_class as exc:
             raise Invalid(pydantic_errors(exc)) from None
 

@@ -12,10 +12,11 @@ The script and style files come from the ``openapi-ui-bundles`` package
 itself, so the pages work without network access. When that package is
 missing, the pages answer 503 with an explanation instead.
 
-Invariants: the docs routes are in the app's route table and ``app.docs_routes``
-but not in ``app.routes`` (which lists the user's routes); they are raw (``endpoint(request)``), sync, hidden
-from the document and untouched by router defaults; a static file is served
-only if its resolved path lies inside one of the bundles' directories.
+Invariants: the docs routes are in the app's route table and in
+``app.docs_routes``, not in ``app.routes`` (which lists the user's routes);
+they are raw (``endpoint(request)``), sync, hidden from the document and
+untouched by router defaults; a static file is served only if its resolved
+path lies inside the directory of the bundle its URL names.
 
 Must not know about: how the document is generated.
 """

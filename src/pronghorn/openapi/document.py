@@ -27,7 +27,7 @@ from typing import Any
 
 import msgspec
 
-from pronghorn.openapi.plans import ParamView, plan_of, route_attr
+from pronghorn.openapi.plans import ParamView, in_fastapi_order, plan_of, route_attr
 from pronghorn.openapi.schemas import REF_PREFIX, SchemaSet, title_from, wants_title
 
 __all__ = ["generate_unique_id", "get_openapi"]
@@ -92,6 +92,11 @@ def _plain(value: Any) -> Any:
     if dump is not None:
         return dump(mode="json")
     return msgspec.to_builtins(value, enc_hook=str)
+
+
+def _json_copy(value: Any) -> Any:
+    """A deep copy of ``value`` made of JSON types (anything else becomes its ``str``)."""
+    return msgspec.json.decode(msgspec.json.encode(value, enc_hook=str))
 
 
 def _without_none(value: Any) -> Any:
@@ -276,8 +281,8 @@ class _Operation:
         self.route, self.method = route, method
         self.unique_id = self._unique_id(ctx)
         plan = plan_of(route)
-        self.plan = plan
-        params = [p for p in (getattr(plan, "params", None) or ()) if p.source in _SOURCES]
+        params, self.security = in_fastapi_order(plan)
+        params = [p for p in params if p.source in _SOURCES]
         body = getattr(plan, "body", None)
         self.takes_input = bool(params) or body is not None
         params.sort(key=lambda p: _SOURCES.index(p.source))  # stable: signature order kept
@@ -411,7 +416,7 @@ class _Operation:
             main["content"] = {self.media_type: {"schema": schema}}
         responses = {key: main}
         for code, extra, ticket in self.extra_responses:
-            extra = msgspec.json.decode(msgspec.json.encode(extra))  # a deep, JSON-ready copy
+            extra = _json_copy(extra)
             code_key = str(code).upper()
             code_key = "default" if code_key == "DEFAULT" else code_key
             target = responses.setdefault(code_key, {})
@@ -425,13 +430,13 @@ class _Operation:
             _deep_update(target, extra)
             target["description"] = description
         if self.takes_input and not any(k in responses for k in ("422", "4XX", "default")):
-            responses["422"] = msgspec.json.decode(msgspec.json.encode(_422))
+            responses["422"] = _json_copy(_422)
             ctx.uses_422 = True
         return responses
 
     def _security(self, ctx: _Context) -> list[dict[str, list[str]]]:
         requirements: list[dict[str, list[str]]] = []
-        for scheme, scopes in getattr(self.plan, "security", None) or ():
+        for scheme, scopes in self.security:
             name = scheme.scheme_name
             model = scheme.model
             dump = getattr(model, "model_dump", None)
@@ -513,7 +518,7 @@ def get_openapi(
         document["components"] = components
     if tags:
         document["tags"] = tags
-    return _without_none(msgspec.json.decode(msgspec.json.encode(document)))
+    return _without_none(_json_copy(document))
 
 
 def generate(app: Any) -> dict[str, Any]:

@@ -40,7 +40,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["BodyView", "ParamView", "PlanView", "plan_of", "route_attr"]
+__all__ = ["BodyView", "ParamView", "PlanView", "in_fastapi_order", "plan_of", "route_attr"]
 
 _MISSING = object()
 
@@ -87,6 +87,46 @@ def route_attr(route: Any, name: str, default: Any = None) -> Any:
     if isinstance(extra, dict):
         return extra.get(name, default)
     return default
+
+
+def in_fastapi_order(plan: Any) -> tuple[list[Any], list[tuple[Any, list[str]]]]:
+    """``plan.params`` and ``plan.security`` in the order FastAPI lists them.
+
+    FastAPI walks the dependency tree depth first, in parameter order, each callable
+    before what it depends on: an endpoint's own parameters come before those of its
+    dependencies, and security schemes in the order that walk meets them. When the plan
+    keeps its
+    dependency tree (``plan.dependant``: ``params``, ``dependencies``, ``security``,
+    ``scopes`` on each node), that order is rebuilt from it; otherwise the plan's
+    order is kept.
+    """
+    params = list(getattr(plan, "params", None) or ())
+    security = list(getattr(plan, "security", None) or ())
+    root = getattr(plan, "dependant", None)
+    if root is None:
+        return params, security
+    rank: dict[int, int] = {}
+    ordered_security: list[tuple[Any, list[str]]] = []
+
+    def visit(node: Any) -> None:  # depth first, each callable before what it depends on
+        scheme = getattr(node, "security", None)
+        if scheme is not None:
+            entry = (scheme, list(getattr(node, "scopes", ())))
+            if entry not in ordered_security:
+                ordered_security.append(entry)
+        for spec in getattr(node, "params", ()):
+            rank.setdefault(id(spec), len(rank))
+        for child in getattr(node, "dependencies", ()):
+            visit(child)
+
+    try:
+        visit(root)
+    except (AttributeError, TypeError):
+        return params, security
+    params.sort(key=lambda spec: rank.get(id(spec), len(rank)))
+    if sorted(map(repr, ordered_security)) == sorted(map(repr, security)):
+        security = ordered_security
+    return params, security
 
 
 def plan_of(route: Any) -> Any:

@@ -274,6 +274,10 @@ def routes(app: Any, fw: Any) -> None:
     def b_dataclass(point: Point):
         return dataclasses.asdict(point)
 
+    @app.post("/b/dataclass/echo")
+    def b_dataclass_echo(point: Point):
+        return point
+
     @app.post("/b/typeddict")
     def b_typeddict(movie: Movie):
         return movie
@@ -452,6 +456,7 @@ BODIES = [
     ("POST", "/b/dataclass", {"json": {"x": "1", "y": "2", "label": "q"}}),
     ("POST", "/b/dataclass", {"json": {"y": 1, "label": 2}}),
     ("POST", "/b/dataclass", {"json": [1]}),
+    ("POST", "/b/dataclass/echo", {"json": {"x": 1}}),
     ("POST", "/b/typeddict", {"json": {"title": "T", "year": 1999}}),
     ("POST", "/b/typeddict", {"json": {"title": 1, "year": "x"}}),
     ("POST", "/b/typeddict", {"json": {"year": 1}}),

@@ -46,6 +46,7 @@ from pronghorn.validation import (
     is_model_type,
     is_union,
     metadata_constraints,
+    msgspec_drops_defaults,
     prefix_errors,
     unwrap,
 )
@@ -102,7 +103,8 @@ def msgspec_type(annotation: Any, constraints: dict[str, Any] | None = None) -> 
     or None when msgspec cannot decode it with the same meaning (pydantic models,
     constraints only the Python validator knows)."""
     constraints = {k: v for k, v in (constraints or {}).items() if v is not None}
-    if contains_pydantic(annotation) or _foreign_constraints(annotation, set()):
+    if (contains_pydantic(annotation) or _foreign_constraints(annotation, set())
+            or msgspec_drops_defaults(annotation)):
         return None
     if set(constraints) - set(_MSGSPEC_META) - {"strict"}:
         return None  # allow_inf_nan, max_digits...: the Python validator checks them

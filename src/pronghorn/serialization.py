@@ -29,7 +29,15 @@ import msgspec
 
 from pronghorn.exceptions import ResponseValidationError
 from pronghorn.responses import JSONResponse, Response
-from pronghorn.validation import contains_pydantic, pydantic_adapter, pydantic_errors, unwrap
+from pronghorn.scalars import Invalid
+from pronghorn.validation import (
+    compile_validator,
+    contains_pydantic,
+    msgspec_drops_defaults,
+    pydantic_adapter,
+    pydantic_errors,
+    unwrap,
+)
 
 __all__ = ["DEFAULT", "ResponseModel", "resolve_response_model"]
 
@@ -131,14 +139,23 @@ class ResponseModel:
         convert = msgspec.convert
         to_builtins = msgspec.to_builtins
         prune = exclude_unset or exclude_none
+        # Dataclasses with plain defaults: rebuilt through __init__ (see msgspec_drops_defaults).
+        rebuild = compile_validator(annotation) if msgspec_drops_defaults(annotation) else None
 
         def check(value: Any) -> Any:
             try:
-                return convert(value, annotation, strict=False, from_attributes=True)
+                converted = convert(value, annotation, strict=False, from_attributes=True)
+                if rebuild is not None:
+                    converted = rebuild(to_builtins(converted))
+                return converted
             except msgspec.ValidationError as exc:
                 raise ResponseValidationError(
                     [{"type": "value_error", "loc": ("response",), "msg": str(exc),
                       "input": value}], body=value) from None
+            except Invalid as exc:
+                raise ResponseValidationError(
+                    [{**e, "loc": ("response", *e["loc"])} for e in exc.errors],
+                    body=value) from None
 
         def to_python(value: Any) -> Any:
             data = to_builtins(check(value), enc_hook=_enc_hook)

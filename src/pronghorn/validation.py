@@ -46,6 +46,7 @@ from pronghorn import scalars
 from pronghorn.scalars import Invalid, error
 
 __all__ = ["Invalid", "compile_validator", "contains_pydantic", "is_model_type",
+           "msgspec_drops_defaults", "type_contains",
            "is_sequence_annotation", "prefix_errors", "pydantic_adapter", "pydantic_errors",
            "type_label", "unwrap"]
 
@@ -132,12 +133,12 @@ def _is_pydantic_class(annotation: Any) -> bool:
             and hasattr(annotation, "__pydantic_validator__"))
 
 
-def contains_pydantic(annotation: Any, _seen: set[int] | None = None) -> bool:
-    """Whether pydantic must validate ``annotation`` (it is or contains a pydantic model)."""
-    if pydantic is None:
-        return False
+def type_contains(annotation: Any, test: Callable[[Any], bool],
+                  _seen: set[int] | None = None) -> bool:
+    """Whether ``test`` holds for ``annotation`` or a type inside it (arguments, fields of
+    Structs, dataclasses and TypedDicts)."""
     annotation = unwrap(annotation)[0]
-    if _is_pydantic_class(annotation):
+    if test(annotation):
         return True
     seen = _seen if _seen is not None else set()
     if id(annotation) in seen:
@@ -145,12 +146,31 @@ def contains_pydantic(annotation: Any, _seen: set[int] | None = None) -> bool:
     seen.add(id(annotation))
     if isinstance(annotation, type):
         if issubclass(annotation, msgspec.Struct):
-            return any(contains_pydantic(f.type, seen) for f in msgspec.structs.fields(annotation))
+            return any(type_contains(f.type, test, seen)
+                       for f in msgspec.structs.fields(annotation))
         if dataclasses.is_dataclass(annotation) or is_typeddict(annotation):
-            return any(contains_pydantic(t, seen) for t in _hints(annotation).values())
+            return any(type_contains(t, test, seen) for t in _hints(annotation).values())
         return False
-    return any(contains_pydantic(arg, seen) for arg in typing.get_args(annotation)
+    return any(type_contains(arg, test, seen) for arg in typing.get_args(annotation)
                if not isinstance(arg, (str, int, bytes, bool, enum.Enum)) and arg is not ...)
+
+
+def contains_pydantic(annotation: Any) -> bool:
+    """Whether pydantic must validate ``annotation`` (it is or contains a pydantic model)."""
+    return pydantic is not None and type_contains(annotation, _is_pydantic_class)
+
+
+def _keeps_defaults_on_the_class(annotation: Any) -> bool:
+    return (dataclasses.is_dataclass(annotation) and isinstance(annotation, type)
+            and not hasattr(annotation, "__slots__")
+            and any(f.default is not dataclasses.MISSING for f in dataclasses.fields(annotation)))
+
+
+def msgspec_drops_defaults(annotation: Any) -> bool:
+    """Whether ``annotation`` has a dataclass with plain defaults: msgspec builds such
+    instances without storing the defaults (the class attribute answers), and then
+    encodes them without those fields. The Python validator calls ``__init__``."""
+    return type_contains(annotation, _keeps_defaults_on_the_class)
 
 
 def _hints(cls: type) -> dict[str, Any]:

@@ -63,6 +63,10 @@ def machine_info() -> dict:
         pass
     root = Path(__file__).resolve().parent.parent
     commit = _first_line(["git", "-C", str(root), "rev-parse", "--short", "HEAD"])
+    dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--", "src"],
+                           capture_output=True, text=True).stdout.strip()
+    if dirty:
+        commit += " (with uncommitted changes in src/)"
     return {
         "cpu": cpu,
         "cores": os.cpu_count(),

@@ -502,13 +502,17 @@ def test_an_unknown_type_gets_an_empty_schema(caplog: pytest.LogCaptureFixture) 
     class Opaque:
         pass
 
-    plan = PlanView(params=[ParamView("n", "query", int)], response_model=Opaque)
+    plan = PlanView(params=[ParamView("n", "query", Opaque),
+                            ParamView("since", "query", datetime.datetime | None, required=False)],
+                    response_model=Opaque)
     document = get_openapi(**INFO, routes=[route("/o", odd, plan, methods=["GET"])])
     responses = document["paths"]["/o"]["get"]["responses"]
     assert responses["200"]["content"]["application/json"]["schema"] == {
         "title": "Response Odd O Get"}
-    assert document["paths"]["/o"]["get"]["parameters"][0]["schema"] == {
-        "type": "integer", "title": "N"}
+    n, since = document["paths"]["/o"]["get"]["parameters"]
+    assert n["schema"] == {"title": "N"}
+    assert since["schema"] == {"anyOf": [{"type": "string", "format": "date-time"},
+                                         {"type": "null"}], "title": "Since"}
     assert "no JSON Schema" in caplog.text
 
 

@@ -266,7 +266,9 @@ class SchemaSet:
         if not types:
             return []
         try:
-            schemas, components = msgspec.json.schema_components(types, ref_template=_MSGSPEC_REF)
+            described, components = msgspec.json.schema_components(
+                types, ref_template=_MSGSPEC_REF)
+            ok = [True] * len(types)
         except Exception:
             # Give the types msgspec cannot describe {}, and describe the rest together.
             ok = [_msgspec_ok(t) for t in types]
@@ -274,14 +276,13 @@ class SchemaSet:
             described, components = (
                 msgspec.json.schema_components(types, ref_template=_MSGSPEC_REF)
                 if types else ((), {}))
-            found = iter(described)
-            schemas = tuple(next(found) if good else {} for good in ok)
-        index = _TypeIndex(types)
+        index = _TypeIndex(types)  # aligned with `described`
         style = _PydanticStyle(index)
         self._merge({name: style.component(schema) for name, schema in components.items()})
-        for node, schema in zip(index.tops, schemas):
+        for node, schema in zip(index.tops, described):
             index.add_formats(node, schema)
-        return [style.schema(schema) for schema in schemas]
+        found = iter(described)
+        return [style.schema(next(found)) if good else {} for good in ok]
 
     def _build_pydantic(self) -> list[dict[str, Any]]:
         if not self._pydantic:

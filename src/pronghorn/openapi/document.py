@@ -16,6 +16,7 @@ Must not know about: serving the document, the docs pages, the engine.
 
 from __future__ import annotations
 
+import copy
 import http
 import inspect
 import logging
@@ -196,7 +197,7 @@ class _Field:
 
     def schema(self, ctx: _Context) -> dict[str, Any]:
         spec, marker = self.spec, self.marker
-        schema = self.file if self.ticket is None else ctx.schemas.get(self.ticket)
+        schema = copy.deepcopy(self.file) if self.ticket is None else ctx.schemas.get(self.ticket)
         _constrain(schema, marker)
         for key in ("description", "examples"):
             value = getattr(marker, key, None)

@@ -312,12 +312,6 @@ def test_client_going_away_mid_stream_is_quiet(caplog):
     assert not errors, [r.getMessage() for r in errors]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine: an in-memory connection (fd < 0) has no output backpressure: "
-    "pn_conn_drained() returns None whenever fd < 0, so Request._write never makes a "
-    "streaming handler wait, and under an ASGI server its whole output piles up in the "
-    "connection's buffer while the ASGI server waits for a slow client (a socket connection "
-    "stops the producer at 1 MiB queued)"))
 def test_streaming_to_a_slow_client_holds_the_producer_back():
     produced = 0
 

@@ -214,7 +214,7 @@ PyObject *pn_conn_drained(PnConnObject *c)
         PyErr_SetString(c->server->st->ClientDisconnect, "client disconnected");
         return NULL;
     }
-    if (c->fd < 0 || (pn_buf_len(&c->engine.out) < HIGH_WATER && c->file_left == 0)) {
+    if (pn_buf_len(&c->engine.out) < HIGH_WATER && c->file_left == 0) {
         Py_RETURN_NONE;
     }
     if (c->drain_waiter == NULL && (c->drain_waiter = pn_conn_new_future(c)) == NULL) {
@@ -833,9 +833,12 @@ static PyObject *conn_feed(PnConnObject *c, PyObject *arg)
 static PyObject *conn_output(PnConnObject *c, PyObject *unused)
 {
     pn_slice_t out = pn_conn_output(&c->engine);
-    PyObject *b = PyBytes_FromStringAndSize(out.base, (Py_ssize_t)out.len);
+    PyObject *b = PyBytes_FromStringAndSize(out.len ? out.base : "", (Py_ssize_t)out.len);
     if (b != NULL) {
         pn_conn_output_done(&c->engine, out.len);
+        if (c->drain_waiter != NULL) {
+            wake(c, &c->drain_waiter, NULL); /* a writer waited for the reader to take output */
+        }
         if (c->fd < 0 && pn_conn_closing(&c->engine)) {
             c->closed = 1;
         }

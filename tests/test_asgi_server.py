@@ -522,6 +522,32 @@ def test_request_body_streams_in_messages_with_more_body(serve):
                                          "more_body": False}]
 
 
+def test_expect_100_continue_is_sent_when_the_app_reads_the_body(serve):
+    async def app(scope, receive, send):
+        if scope["type"] != "http":
+            return
+        if scope["path"] == "/read":
+            data, _ = await read_body(receive)
+            await respond(send, body=data)
+        else:
+            await respond(send, status=403, body=b"no")
+
+    server = serve(app, lifespan="off")
+    with Conn(server.port) as conn:
+        conn.send(http_request("POST", "/read", {"Content-Length": "5",
+                                                 "Expect": "100-continue"}))
+        interim = conn.read_response(head_only=True)
+        assert interim.status == 100
+        conn.send(b"hello")
+        assert conn.read_response().body == b"hello"
+    with Conn(server.port) as conn:
+        conn.send(http_request("POST", "/refuse", {"Content-Length": "5",
+                                                   "Expect": "100-continue"}))
+        resp = conn.read_response()
+        assert (resp.status, resp.body) == (403, b"no")  # no 100: the body is never wanted
+        assert resp.header("connection") == "close"
+
+
 # ---- the scope -------------------------------------------------------------------------------
 
 

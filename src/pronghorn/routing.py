@@ -241,8 +241,11 @@ class APIRouter:
         options["deprecated"] = options.get("deprecated") or self.deprecated
         options["include_in_schema"] = options.get("include_in_schema", True) and (
             self.include_in_schema)
-        route = Route(path, endpoint, methods=methods, **options)
-        self._add(route)
+        route = Route(self.prefix + path, endpoint, methods=methods, **options)  # "" is "/items"
+        if self.prefix:
+            self.routes.append(route)
+        else:
+            self._add(route)
         return route
 
     def add_route(self, path: str, endpoint: Endpoint, methods: Iterable[str] | None = None,

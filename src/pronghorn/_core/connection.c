@@ -49,6 +49,7 @@ PnConnObject *pn_conn_new(PnServerObject *srv, int fd)
     c->drain_waiter = NULL;
     c->disc_waiter = NULL;
     c->output_waiter = NULL;
+    c->ws = NULL;
     c->client_obj = NULL;
     c->server_obj = NULL;
     c->scheme = NULL;
@@ -116,6 +117,12 @@ void pn_conn_close(PnConnObject *c)
     }
     c->file_fd = -1;
     c->file_left = 0;
+    if (c->ws != NULL) {
+        PyObject *ws = c->ws;
+        c->ws = NULL;
+        pn_ws_on_close((PnWSObject *)ws);
+        Py_DECREF(ws);
+    }
     pn_conn_wake_waiter(c, c->server->st->ClientDisconnect);
     wake(c, &c->drain_waiter, c->server->st->ClientDisconnect);
     wake(c, &c->disc_waiter, NULL);
@@ -520,6 +527,8 @@ void pn_conn_handler_done(PnConnObject *c, PyObject *response)
         } else if (resp_partial(c)) {
             pn_conn_abort(&c->engine);
         }
+    } else if (c->ws != NULL) {
+        pn_ws_on_handler_done((PnWSObject *)c->ws); /* close normally if the handler did not */
     } else if (c->streamed || c->stream_response != NULL) {
         /* The response was streamed through Request._start/_write/_end. */
         if (resp_partial(c) || resp_pending(c)) {
@@ -631,7 +640,7 @@ static void report_slow(PnServerObject *srv, PyObject *req, double held)
 /* The router's endpoint for req, else the app's handler. */
 static PyObject *call_app(PnServerObject *srv, PyObject *req)
 {
-    if (srv->router != NULL) {
+    if (srv->router != NULL && !(pn_request_flags(req) & PN_REQ_UPGRADE)) {
         PyObject *path = pn_request_path(req);
         PyObject *method = path ? pn_request_method(req) : NULL;
         PyObject *res = method ? pn_routerobj_dispatch(srv->router, req, path, method) : NULL;
@@ -701,7 +710,7 @@ static void dispatch(PnConnObject *c, const pn_event_t *ev)
 static void refresh_deadline(PnConnObject *c)
 {
     PnServerObject *srv = c->server;
-    if (c->in_handler || c->engine.state == PN_CONN_REQUEST) {
+    if (c->in_handler || c->engine.state == PN_CONN_REQUEST || c->engine.state == PN_CONN_UPGRADED) {
         c->deadline_kind = PN_DEADLINE_NONE;
         c->deadline = 0;
     } else if (pn_conn_idle(&c->engine) && c->served > 0) {
@@ -754,6 +763,10 @@ static void on_data(PnConnObject *c, const char *data, size_t n)
         pn_conn_close(c);
         return;
     }
+    if (c->ws != NULL) {
+        pn_ws_on_input((PnWSObject *)c->ws);
+        return;
+    }
     if (c->in_handler) {
         if (c->body_waiter) {
             pn_conn_wake_waiter(c, NULL);
@@ -769,6 +782,10 @@ static void on_data(PnConnObject *c, const char *data, size_t n)
 
 static void on_eof(PnConnObject *c)
 {
+    if (c->ws != NULL) {
+        pn_conn_close(c); /* a WebSocket peer that hangs up ends the session (1006) */
+        return;
+    }
     c->peer_eof = 1;
     pn_conn_feed_eof(&c->engine);
     if (c->fd >= 0) {
@@ -840,7 +857,7 @@ static PyObject *conn_output(PnConnObject *c, PyObject *unused)
             wake(c, &c->drain_waiter, NULL); /* a writer waited for the reader to take output */
         }
         if (c->fd < 0 && pn_conn_closing(&c->engine)) {
-            c->closed = 1;
+            pn_conn_close(c);
         }
     }
     return b;
@@ -892,6 +909,7 @@ static int conn_traverse(PnConnObject *c, visitproc visit, void *arg)
     Py_VISIT(c->client_obj);
     Py_VISIT(c->server_obj);
     Py_VISIT(c->scheme);
+    Py_VISIT(c->ws);
     Py_VISIT(c->stream_response);
     return 0;
 }
@@ -907,6 +925,7 @@ static int conn_clear(PnConnObject *c)
     Py_CLEAR(c->client_obj);
     Py_CLEAR(c->server_obj);
     Py_CLEAR(c->scheme);
+    Py_CLEAR(c->ws);
     Py_CLEAR(c->stream_response);
     Py_CLEAR(c->server);
     return 0;

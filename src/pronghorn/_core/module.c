@@ -171,7 +171,8 @@ static int core_exec(PyObject *mod)
         add_type(mod, &PnRequest_spec, NULL, &st->RequestType) < 0 ||
         add_type(mod, &PnTask_spec, NULL, &st->TaskType) < 0 ||
         add_type(mod, &PnRouter_spec, NULL, &st->RouterType) < 0 ||
-        add_type(mod, &PnChunked_spec, NULL, &st->ChunkedType) < 0) {
+        add_type(mod, &PnChunked_spec, NULL, &st->ChunkedType) < 0 ||
+        add_type(mod, &PnWS_spec, NULL, &st->WSType) < 0) {
         return -1;
     }
     st->ClientDisconnect = PyErr_NewExceptionWithDoc(
@@ -264,6 +265,7 @@ static int core_traverse(PyObject *mod, visitproc visit, void *arg)
     Py_VISIT(st->TaskType);
     Py_VISIT(st->RouterType);
     Py_VISIT(st->ChunkedType);
+    Py_VISIT(st->WSType);
     Py_VISIT(st->uuid_type);
     Py_VISIT(st->CancelledError);
     Py_VISIT(st->InvalidStateError);
@@ -285,6 +287,7 @@ static int core_clear(PyObject *mod)
     Py_CLEAR(st->TaskType);
     Py_CLEAR(st->RouterType);
     Py_CLEAR(st->ChunkedType);
+    Py_CLEAR(st->WSType);
     Py_CLEAR(st->uuid_type);
     Py_CLEAR(st->CancelledError);
     Py_CLEAR(st->InvalidStateError);

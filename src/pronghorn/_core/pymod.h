@@ -23,6 +23,7 @@ typedef struct {
     PyTypeObject *TaskType;
     PyTypeObject *RouterType;
     PyTypeObject *ChunkedType;
+    PyTypeObject *WSType;
     PyObject *uuid_type;        /* uuid.UUID */
     PyObject *ClientDisconnect; /* OSError subclass: the peer went away */
     PyObject *ProtocolError;    /* ValueError subclass: malformed request body */
@@ -71,6 +72,7 @@ typedef struct PnConnObject {
     PyObject *client_obj;     /* in memory: the client given to memory_connection(), or NULL */
     PyObject *server_obj;     /* in memory: the server address given, or NULL */
     PyObject *scheme;         /* "http" unless set (memory_connection(scheme=...)), or NULL */
+    PyObject *ws;             /* the WebSocket session after an upgrade, or NULL */
     int file_fd;              /* file being sent with sendfile(2), or -1 */
     off_t file_off;
     uint64_t file_left;
@@ -157,6 +159,19 @@ extern PyType_Spec PnRouter_spec;
  * (new ref) when the app's fallback handler must answer. */
 PyObject *pn_routerobj_dispatch(PyObject *router, PyObject *req, PyObject *path, PyObject *method);
 
+/* websocket.c */
+typedef struct PnWSObject PnWSObject;
+extern PyType_Spec PnWS_spec;
+PyObject *pn_ws_request_is_websocket(PyObject *req, void *closure);
+PyObject *pn_ws_request_check(PyObject *req, PyObject *unused);
+PyObject *pn_ws_request_subprotocols(PyObject *req, PyObject *unused);
+PyObject *pn_ws_request_accept(PyObject *req, PyObject *args, PyObject *kw);
+void pn_ws_on_input(PnWSObject *ws);
+void pn_ws_on_close(PnWSObject *ws);
+void pn_ws_on_handler_done(PnWSObject *ws);
+void pn_ws_on_shutdown(PnWSObject *ws, unsigned code);
+void pn_ws_tick(PnWSObject *ws, double now);
+
 /* chunkedobj.c */
 extern PyType_Spec PnChunked_spec;
 
@@ -180,6 +195,11 @@ PyObject *pn_request_method(PyObject *req);
 PyObject *pn_request_path(PyObject *req);
 /* Set request.path_params (steals params). */
 void pn_request_set_path_params(PyObject *req, PyObject *params);
+/* Re-parse the request's head copy: fields[] gets its header fields. -1 with exception. */
+int pn_request_fields(PyObject *req, pn_http1_request_t *q, pn_header_t *fields);
+unsigned pn_request_flags(PyObject *req);
+/* The connection the request may still use (borrowed), or NULL. */
+PnConnObject *pn_request_conn(PyObject *req);
 void pn_request_detach(PyObject *req);
 PyObject *pn_addr_tuple(const struct sockaddr_storage *ss, socklen_t len);
 

@@ -22,11 +22,14 @@ typedef struct {
     PyObject *head;     /* bytes: the raw head */
     uint32_t method_off, method_len, target_off, target_len;
     int minor;
+    unsigned flags; /* PN_REQ_* of the head */
     int body_eof;
     PyObject *method, *path, *raw_path, *query, *headers, *client, *server, *path_params;
     PyObject *scheme;
     PyObject *dict;
 } PnRequestObject;
+
+static int is_current(PnRequestObject *r);
 
 static pn_state_t *req_state(PnRequestObject *r)
 {
@@ -51,6 +54,7 @@ PyObject *pn_request_new(PnConnObject *c, const pn_event_t *ev)
     r->target_off = (uint32_t)(q->target.base - ev->head.base);
     r->target_len = (uint32_t)q->target.len;
     r->minor = q->minor_version;
+    r->flags = q->flags;
     r->conn = (PnConnObject *)Py_NewRef(c);
     r->serial = c->serial;
     return (PyObject *)r;
@@ -164,22 +168,41 @@ static PyObject *get_version(PnRequestObject *r, void *closure)
     return PyUnicode_FromString(r->minor ? "1.1" : "1.0");
 }
 
+int pn_request_fields(PyObject *req, pn_http1_request_t *q, pn_header_t *fields)
+{
+    PnRequestObject *r = (PnRequestObject *)req;
+    /* Re-parse our copy of the (already validated) head to find the fields. */
+    memset(q, 0, sizeof(*q));
+    q->headers = fields;
+    pn_http1_limits_t lim = {(size_t)-1, (size_t)-1, PN_HTTP1_MAX_HEADERS_CAP, UINT64_MAX};
+    pn_http1_error_t err;
+    const char *base = PyBytes_AS_STRING(r->head);
+    if (pn_http1_parse_request(base, (size_t)PyBytes_GET_SIZE(r->head), &lim, q, &err) < 0) {
+        PyErr_SetString(PyExc_RuntimeError, "request head no longer parses");
+        return -1;
+    }
+    return 0;
+}
+
+unsigned pn_request_flags(PyObject *req)
+{
+    return ((PnRequestObject *)req)->flags;
+}
+
+PnConnObject *pn_request_conn(PyObject *req)
+{
+    PnRequestObject *r = (PnRequestObject *)req;
+    return is_current(r) ? r->conn : NULL;
+}
+
 static PyObject *get_headers(PnRequestObject *r, void *closure)
 {
     if (r->headers != NULL) {
         return Py_NewRef(r->headers);
     }
-    /* Re-parse our copy of the (already validated) head to find the fields. */
     pn_header_t fields[PN_HTTP1_MAX_HEADERS_CAP];
     pn_http1_request_t q;
-    memset(&q, 0, sizeof(q));
-    q.headers = fields;
-    pn_http1_limits_t lim = {(size_t)-1, (size_t)-1, PN_HTTP1_MAX_HEADERS_CAP, UINT64_MAX};
-    pn_http1_error_t err;
-    const char *base = PyBytes_AS_STRING(r->head);
-    ssize_t rc = pn_http1_parse_request(base, (size_t)PyBytes_GET_SIZE(r->head), &lim, &q, &err);
-    if (rc < 0) {
-        PyErr_SetString(PyExc_RuntimeError, "request head no longer parses");
+    if (pn_request_fields((PyObject *)r, &q, fields) < 0) {
         return NULL;
     }
     PyObject *list = PyList_New((Py_ssize_t)q.num_headers);
@@ -660,6 +683,8 @@ static PyGetSetDef req_getset[] = {
     {"http_version", (getter)get_version, NULL, "'1.0' or '1.1'", NULL},
     {"raw_headers", (getter)get_headers, NULL, "list of (lowercased name, value) bytes pairs", NULL},
     {"app", (getter)get_app, NULL, "the application the server serves", NULL},
+    {"is_websocket", (getter)pn_ws_request_is_websocket, NULL,
+     "the request asks for an upgrade to WebSocket", NULL},
     {"client", (getter)get_client, (setter)set_client, "(host, port) of the peer", NULL},
     {"server", (getter)get_server, NULL, "(host, port) of the local socket", NULL},
     {"scheme", (getter)get_scheme, (setter)set_scheme, "'http' unless set", NULL},
@@ -678,6 +703,12 @@ static PyMethodDef req_methods[] = {
     {"_sendfile", (PyCFunction)(void (*)(void))req_sendfile, METH_FASTCALL,
      "_sendfile(fd, offset, count) -> None or a future resolved once sent"},
     {"_end", (PyCFunction)req_end, METH_NOARGS, "_end(): finish the response"},
+    {"_ws_check", (PyCFunction)pn_ws_request_check, METH_NOARGS,
+     "None for a valid WebSocket opening handshake, else (status, reason)"},
+    {"_ws_subprotocols", (PyCFunction)pn_ws_request_subprotocols, METH_NOARGS,
+     "the subprotocols the client offers, in order"},
+    {"_ws_accept", (PyCFunction)(void (*)(void))pn_ws_request_accept,
+     METH_VARARGS | METH_KEYWORDS, "accept the WebSocket: write the 101, return a session"},
     {"_receive", (PyCFunction)req_receive, METH_NOARGS,
      "_receive() -> (data, more_body) or a future to await first"},
     {"_disconnected", (PyCFunction)req_disconnected, METH_NOARGS,

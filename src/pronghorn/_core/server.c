@@ -239,6 +239,12 @@ static PyObject *on_sweep(PnServerObject *srv, PyObject *unused)
     Py_INCREF(srv);
     for (Py_ssize_t fd = 0; fd < srv->conns_cap; fd++) {
         PnConnObject *c = srv->conns[fd];
+        if (c != NULL && c->ws != NULL) {
+            Py_INCREF(c);
+            pn_ws_tick((PnWSObject *)c->ws, now);
+            Py_DECREF(c);
+            continue;
+        }
         if (c == NULL || c->deadline == 0 || c->deadline > now) {
             continue;
         }
@@ -450,6 +456,9 @@ static PyObject *server_shutdown(PnServerObject *srv, PyObject *unused)
             continue;
         }
         Py_INCREF(c);
+        if (c->ws != NULL) {
+            pn_ws_on_shutdown((PnWSObject *)c->ws, 1001); /* going away */
+        }
         pn_conn_close_soon(&c->engine);
         if (!c->in_handler) {
             pn_conn_flush(c);

@@ -50,9 +50,10 @@ from pronghorn.exceptions import RequestValidationError
 from pronghorn.params import UNSET, Depends, Param
 from pronghorn.requests import Request
 from pronghorn.responses import Response
-from pronghorn.scalars import Invalid
+from pronghorn.scalars import Invalid, to_str
 from pronghorn.security import SecurityBase, SecurityScopes
 from pronghorn.validation import (
+    _identity,
     compile_validator,
     is_model_type,
     is_sequence_annotation,
@@ -151,7 +152,7 @@ class Dependant:
         self.dependencies: list[Dependant] = []
         self.params: list[ParamSpec] = []       # path, query, header, cookie
         self.body_params: list[ParamSpec] = []  # body, form, file
-        self.extractors: list[tuple[str, Callable[[Any, list], Any]]] = []
+        self.extractors: list[tuple[str, Callable[[Any], Any]]] = []
         self.specials: list[tuple[str, str]] = []  # (parameter name, what it receives)
         self.security = call if isinstance(call, SecurityBase) else None
         self.cache_key: Any = None
@@ -380,37 +381,51 @@ def _getter(spec: ParamSpec) -> Callable[[Any], Any]:
     return lambda request: request.cookies.get(alias)
 
 
-def _extractor(spec: ParamSpec) -> Callable[[Any, list], Any]:
-    """``extract(request, errors)``: the validated value, or None after appending errors."""
+def _extractor(spec: ParamSpec) -> Callable[[Any], Any]:
+    """``extract(request)``: the validated value; raises Invalid (``loc`` complete) when it
+    is missing or invalid. The query string, the most common source, is read inline."""
+    alias = spec.alias
+    loc = (spec.source, alias)
+    validate: Callable[[Any], Any] | None = spec.validate
+    if spec.source != "path" and not spec.multi and validate in (to_str, _identity):
+        validate = None  # query, header and cookie values are str already
+    required = spec.required
+    default = spec.get_default
+
+    def absent() -> Any:
+        if required:
+            raise Invalid([{"type": "missing", "loc": loc, "msg": "Field required",
+                            "input": None}])
+        return default()
+
+    if spec.source == "query" and not spec.multi:
+        def extract(request: Any) -> Any:
+            value = request.query_params._dict.get(alias)
+            if value is None:
+                return absent()
+            if validate is None:
+                return value
+            try:
+                return validate(value)
+            except Invalid as exc:
+                raise Invalid(prefix_errors(loc, exc.errors)) from None
+
+        return extract
+
     get = _getter(spec)
-    validate = spec.validate
-    loc = (spec.source, spec.alias)
-    if spec.required:
-        def extract(request: Any, errors: list) -> Any:
-            value = get(request)
-            if value is None:
-                errors.append({"type": "missing", "loc": loc, "msg": "Field required",
-                               "input": None})
-                return None
-            try:
-                return validate(value)
-            except Invalid as exc:
-                errors.extend(prefix_errors(loc, exc.errors))
-                return None
-    else:
-        default = spec.get_default
 
-        def extract(request: Any, errors: list) -> Any:
-            value = get(request)
-            if value is None:
-                return default()
-            try:
-                return validate(value)
-            except Invalid as exc:
-                errors.extend(prefix_errors(loc, exc.errors))
-                return None
+    def extract_other(request: Any) -> Any:
+        value = get(request)
+        if value is None:
+            return absent()
+        if validate is None:
+            return value
+        try:
+            return validate(value)
+        except Invalid as exc:
+            raise Invalid(prefix_errors(loc, exc.errors)) from None
 
-    return extract
+    return extract_other
 
 
 # ---- the plan --------------------------------------------------------------------------------
@@ -517,15 +532,28 @@ def _lean_solver(root: Dependant) -> Callable[[Any], dict[str, Any]]:
     request_names = tuple(name for name, _ in root.specials)
 
     def solve(request: Any) -> dict[str, Any]:
-        errors: list[dict[str, Any]] = []
-        values = {name: extract(request, errors) for name, extract in extractors}
-        if errors:
-            raise RequestValidationError(errors)
+        values = {}
+        try:
+            for name, extract in extractors:
+                values[name] = extract(request)
+        except Invalid:  # the slow path: every error of the request, in order
+            raise RequestValidationError(_errors_of(extractors, request)) from None
         for name in request_names:
             values[name] = request
         return values
 
     return solve
+
+
+def _errors_of(extractors: Sequence[tuple[str, Callable[[Any], Any]]], request: Any
+               ) -> list[dict[str, Any]]:
+    errors: list[dict[str, Any]] = []
+    for _, extract in extractors:
+        try:
+            extract(request)
+        except Invalid as exc:
+            errors.extend(exc.errors)
+    return errors
 
 
 # ---- solving -----------------------------------------------------------------------------------
@@ -573,7 +601,10 @@ def _own_values(dependant: Dependant, state: _State, values: dict[str, Any]) -> 
     request = state.request
     errors = state.errors
     for name, extract in dependant.extractors:
-        values[name] = extract(request, errors)
+        try:
+            values[name] = extract(request)
+        except Invalid as exc:
+            errors.extend(exc.errors)
     for spec in dependant.body_params:
         found = state.body_errors.get(spec.name)
         if found is not None:

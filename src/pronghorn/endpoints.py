@@ -89,9 +89,11 @@ def compile_endpoint(route: Any, app: Any) -> Callable[[Any], Any]:
             result = bytes(result).decode()  # FastAPI: bytes become a JSON string
         if response_class is not None:
             return response_class(result, status_code or 200)
-        dump_json = getattr(result.__class__, "__pydantic_serializer__", None)
-        if dump_json is not None:  # a pydantic model: its own serializer, to bytes
-            return _json_bytes(dump_json.to_json(result, by_alias=True), status_code or 200)
+        cls = result.__class__
+        if cls is not dict and cls is not list:
+            dump_json = getattr(cls, "__pydantic_serializer__", None)
+            if dump_json is not None:  # a pydantic model: its own serializer, to bytes
+                return _json_bytes(dump_json.to_json(result, by_alias=True), status_code or 200)
         if status_code is None:
             return JSONResponse.ok(result)
         return JSONResponse(result, status_code)

@@ -33,6 +33,7 @@ from pronghorn import _core
 from pronghorn.asgi import Lifespan, LifespanFailure, ProxyHeaders
 from pronghorn.config import ServerConfig
 from pronghorn.server import Serving
+from tests.conftest import run_markdown_examples
 from tests.test_server_integration import Conn, ServerProcess, _run_to_exit, http_request
 
 IO_TIMEOUT = 5.0
@@ -1066,3 +1067,51 @@ def new_server(tmp_path):
     yield start
     for proc in started:
         proc.kill()
+
+
+# ---- ASGI apps mounted in a Pronghorn app; the docs ------------------------------------
+
+
+def test_mounted_asgi_app_exception_reaches_the_testclient():
+    from starlette.applications import Starlette
+    from starlette.routing import Route
+
+    from pronghorn import Pronghorn
+    from pronghorn.testclient import TestClient
+
+    async def boom(request):
+        raise KeyError("inside the mounted app")
+
+    app = Pronghorn()
+    app.mount("/sub", Starlette(routes=[Route("/boom", boom)]))
+    with TestClient(app) as client:
+        with pytest.raises(KeyError, match="inside the mounted app"):
+            client.get("/sub/boom")
+    with TestClient(app, raise_server_exceptions=False) as client:
+        assert client.get("/sub/boom").status_code == 500
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "engine: _core.HandlerTask has no _loop attribute (see "
+    "test_anyio_worker_threads_on_a_run_forever_loop): a FastAPI def endpoint of an app "
+    "mounted in a Pronghorn app fails under the TestClient"))
+def test_mounted_fastapi_sync_endpoint_under_the_testclient():
+    from fastapi import FastAPI
+
+    from pronghorn import Pronghorn
+    from pronghorn.testclient import TestClient
+
+    legacy = FastAPI()
+
+    @legacy.get("/items/{item_id}")
+    def read_item(item_id: int):
+        return {"item_id": item_id}
+
+    app = Pronghorn()
+    app.mount("/legacy", legacy)
+    with TestClient(app) as client:
+        assert client.get("/legacy/items/3").json() == {"item_id": 3}
+
+
+def test_docs_asgi_examples_run():
+    run_markdown_examples("docs/asgi.md")

@@ -39,6 +39,7 @@ from typing import Any
 from urllib.parse import quote
 
 from pronghorn import _core
+from pronghorn.app import server_exception_observer
 from pronghorn.requests import ClientDisconnect
 
 __all__ = ["ASGIHandler", "ASGIProtocolError", "Lifespan", "LifespanFailure", "ProxyHeaders",
@@ -341,6 +342,7 @@ class ASGIHandler:
                              exc_info=exc)
             else:
                 logger.error("Exception in ASGI application", exc_info=exc)
+                _observe(exc)
             _fail(request, exchange, exc)
             return
         if exchange.ended:
@@ -350,7 +352,16 @@ class ASGIHandler:
         problem = ("returned without completing the response" if exchange.started
                    else "returned without starting a response")
         logger.error("ASGI callable %s", problem)
-        _fail(request, exchange, ASGIProtocolError(problem))
+        exc = ASGIProtocolError(problem)
+        _observe(exc)
+        _fail(request, exchange, exc)
+
+
+def _observe(exc: Exception) -> None:
+    """Report a logged failure to the TestClient (raise_server_exceptions), if it listens."""
+    observer = server_exception_observer.get()
+    if observer is not None:
+        observer(exc)
 
 
 def _fail(request: Any, exchange: _Exchange, exc: Exception) -> None:

@@ -378,14 +378,6 @@ TE_EMPTY_ELEMENT = Rule("empty elements of the Transfer-Encoding list are ignore
                         "takes more than both references")
 SCHEME_CHARS = Rule("an absolute-form scheme may hold digits, '+', '-' and '.' after its first "
                     "letter (RFC 3986 §3.1); llhttp takes letters only")
-ABSOLUTE_FORM_FRAGMENT = Rule(
-    "BUG: in an absolute-form target '#' ends the authority ('http://a#@b/' is served as host "
-    "'a' with a fragment), though absolute-form = absolute-URI has no fragment (RFC 9112 "
-    "§3.2.2, RFC 3986 §4.3) -> must be 400; llhttp refuses it. Remove this rule's quirk entry "
-    "when test_absolute_form_target_with_fragment_is_rejected passes", bug=True)
-UPGRADE_IN_HTTP10 = Rule(
-    "BUG: REQ_UPGRADE is set for an HTTP/1.0 request with Connection: upgrade and Upgrade, "
-    "but a server MUST ignore Upgrade in HTTP/1.0 (RFC 9110 §7.8)", bug=True)
 EXPECTATION = Rule("an Expect other than 100-continue in HTTP/1.1 -> 417 (RFC 9110 §10.1.1 "
                    "MAY); the references ignore it")
 GUNICORN_OPTION = Rule("holds only with a gunicorn leniency option (proxy_protocol, "
@@ -909,8 +901,6 @@ REFERENCE_QUIRKS = [
     ("httptools", TE_EMPTY_ELEMENT, lambda o, m, d: _te_has_empty_element(m)),
     ("httptools", SCHEME_CHARS, lambda o, m, d: "url schema" in o.reason
      and not _scheme(m).isalpha()),
-    ("httptools", ABSOLUTE_FORM_FRAGMENT, lambda o, m, d: "url server" in o.reason
-     and b"#" in m.target.split(b"/", 3)[2]),
 ]
 
 
@@ -1094,17 +1084,17 @@ def test_gunicorn_limit_cases():
         assert run_pronghorn(case.data, **limits).summary == status, cid
 
 
-# ---- pronghorn bugs found by these tests ------------------------------------------
+# ---- regressions: pronghorn bugs these tests found (fixed in http1.c) -------------
 
 
-@pytest.mark.xfail(strict=True, reason=ABSOLUTE_FORM_FRAGMENT.why)
 @pytest.mark.parametrize("target", [b"http://a#@b/", b"http://127.0.#.1/", b"http://h:80#x/"])
 def test_absolute_form_target_with_fragment_is_rejected(target: bytes):
+    # An absolute-URI has no fragment (RFC 9112 §3.2.2): '#' must not end the authority.
     assert _parse(b"GET %s HTTP/1.1\r\nHost: a\r\n\r\n" % target)[:2] == ("error", 400)
 
 
-@pytest.mark.xfail(strict=True, reason=UPGRADE_IN_HTTP10.why)
 def test_upgrade_is_ignored_in_http10():
+    # RFC 9110 §7.8: a server MUST ignore Upgrade received in an HTTP/1.0 request.
     r = _parse(b"GET / HTTP/1.0\r\nConnection: keep-alive, upgrade\r\nUpgrade: websocket\r\n\r\n")
     assert r[7] & _core.REQ_KEEP_ALIVE and not r[7] & _core.REQ_UPGRADE
 

@@ -90,6 +90,9 @@ static void test_request_line(void)
     HEAD("absolute-form without //", "GET http:x HTTP/1.1\r\n" H11 "\r\n", 400);
     HEAD("absolute-form bad scheme", "GET 1http://x/ HTTP/1.1\r\n" H11 "\r\n", 400);
     HEAD("absolute-form two @", "GET http://a@b@c/ HTTP/1.1\r\n" H11 "\r\n", 400);
+    /* found by the differential tests: '#' must not end the authority (no fragments) */
+    HEAD("absolute-form with a fragment", "GET http://a#@b/ HTTP/1.1\r\n" H11 "\r\n", 400);
+    HEAD("absolute-form '#' in the host", "GET http://127.0.#.1/ HTTP/1.1\r\n" H11 "\r\n", 400);
     HEAD("asterisk-form with OPTIONS", "OPTIONS * HTTP/1.1\r\n" H11 "\r\n", 0);
     HEAD_R("asterisk-form with GET", "GET * HTTP/1.1\r\n" H11 "\r\n", 400,
            "asterisk-form target is only allowed with OPTIONS");
@@ -364,6 +367,8 @@ static void test_connection_flags(void)
            PN_REQ_KEEP_ALIVE | PN_REQ_UPGRADE | PN_REQ_CONN_KEEP_ALIVE, "upgrade, any order");
     is_int(FLAGS("GET / HTTP/1.1\r\n" H11 "Connection: upgrade\r\n\r\n"), PN_REQ_KEEP_ALIVE,
            "Connection: upgrade without Upgrade");
+    is_int(FLAGS("GET / HTTP/1.0\r\nConnection: keep-alive, upgrade\r\nUpgrade: websocket\r\n\r\n"),
+           PN_REQ_KEEP_ALIVE | PN_REQ_CONN_KEEP_ALIVE, "Upgrade ignored in HTTP/1.0 (RFC 9110 7.8)");
     is_int(FLAGS("GET / HTTP/1.1\r\n" H11 "Upgrade: h2c\r\n\r\n"), PN_REQ_KEEP_ALIVE,
            "Upgrade without Connection: upgrade");
     is_int(FLAGS("GET / HTTP/1.1\r\n" H11 "Connection: upgrade\r\nUpgrade:\r\n\r\n"),

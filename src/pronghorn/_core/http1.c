@@ -260,6 +260,11 @@ static int valid_absolute_form(const uint8_t *t, const uint8_t *end)
     if (end - p < 3 || p[0] != ':' || p[1] != '/' || p[2] != '/') {
         return 0;
     }
+    /* An absolute-URI has no fragment (RFC 9112 §3.2.2, RFC 3986 §4.3): a '#' would
+     * otherwise end the authority early ("http://a#@b/" is not host a). */
+    if (memchr(p, '#', (size_t)(end - p)) != NULL) {
+        return 0;
+    }
     const uint8_t *a = p + 3, *ae = a;
     while (ae < end && *ae != '/' && *ae != '?' && *ae != '#') {
         ae++;
@@ -591,8 +596,8 @@ static ssize_t finish_head(ctx_t *c, size_t off)
     if (!(f & PN_REQ_CONN_CLOSE) && (req->minor_version == 1 || (f & PN_REQ_CONN_KEEP_ALIVE))) {
         f |= PN_REQ_KEEP_ALIVE;
     }
-    if (c->conn_upgrade && c->has_upgrade) {
-        f |= PN_REQ_UPGRADE;
+    if (c->conn_upgrade && c->has_upgrade && req->minor_version == 1) {
+        f |= PN_REQ_UPGRADE; /* RFC 9110 §7.8: Upgrade in an HTTP/1.0 request is ignored */
     }
     req->flags = f;
     return 0;

@@ -560,7 +560,7 @@ def _pid_of_response(port: int) -> int | None:
     return int(resp.body) if resp.status == 200 else None
 
 
-def _collect_pids(port: int, want, seconds: float = 15.0) -> set[int]:
+def _collect_pids(port: int, want, seconds: float = 30.0) -> set[int]:
     """Request /pid on new connections until ``want(seen)`` holds or time runs out."""
     seen: set[int] = set()
     deadline = time.monotonic() + seconds

@@ -1,17 +1,21 @@
-"""Reading the engine's own HTTP/1.1 responses, incrementally.
+"""Reading the engine's own output, incrementally, as its client.
 
 Owns: ``ResponseReader``, which turns the bytes a memory connection outputs
-into a head (status, headers) and body pieces as they arrive. Used where
-Python code must relay what the engine wrote: the ASGI adapter of a
-Pronghorn app (``asgi_app.py``). Chunked bodies are decoded by the engine's
-own decoder (``_core.ChunkedDecoder``). Requests are never parsed here.
+into a head (status, headers) and body pieces as they arrive, and the
+client side of WebSocket framing (``ws_frame`` builds masked frames,
+``WebSocketReader`` reads the engine's frames back into messages). Used
+where Python code must relay what the engine wrote: the ASGI adapter of a
+Pronghorn app (``asgi_app.py``) and the TestClient. Chunked bodies are
+decoded by the engine's own decoder (``_core.ChunkedDecoder``). Requests
+and client frames are never parsed here: that is the engine's job.
 """
 
 from __future__ import annotations
 
 from pronghorn import _core
 
-__all__ = ["ResponseReader"]
+__all__ = ["ResponseReader", "WebSocketFrameError", "WebSocketReader", "ws_close_payload",
+           "ws_frame", "ws_mask"]
 
 # Hop-by-hop fields the engine writes for its own framing: not the app's headers.
 HOP_BY_HOP = frozenset({b"connection", b"keep-alive", b"transfer-encoding"})
@@ -106,3 +110,135 @@ class ResponseReader:
         if framing == "chunked":
             self.decoder = _core.ChunkedDecoder()
         return ("head", status, headers)
+
+
+# ---- the client side of WebSocket frames (RFC 6455 §5) ------------------------------------
+#
+# Where Python code stands in for a WebSocket client of the engine (the TestClient, and a
+# Pronghorn app under another ASGI server relaying its client's messages): frames built
+# masked, the engine's frames read back. No extension is ever offered on these connections,
+# so frames are never compressed. The server side of the protocol is the engine's alone.
+
+OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
+_ZERO_KEY = b"\0\0\0\0"
+
+
+class WebSocketFrameError(ConnectionError):
+    """The server sent something that is not a valid WebSocket frame sequence."""
+
+
+def ws_mask(data: bytes, key: bytes) -> bytes:
+    """XOR ``data`` with the 4-byte mask ``key`` (masks and unmasks)."""
+    if key == _ZERO_KEY or not data:
+        return data
+    n = len(data)
+    keys = (key * (n // 4 + 1))[:n]
+    return (int.from_bytes(data, "little") ^ int.from_bytes(keys, "little")).to_bytes(n, "little")
+
+
+def ws_frame(opcode: int, payload: bytes = b"", *, fin: bool = True, rsv: int = 0,
+             mask: bytes | None = _ZERO_KEY) -> bytes:
+    """One frame: ``mask`` is the 4-byte key of a client frame (None: unmasked)."""
+    n = len(payload)
+    head = bytearray([(0x80 if fin else 0) | (rsv << 4) | opcode])
+    bit = 0x80 if mask is not None else 0
+    if n < 126:
+        head.append(bit | n)
+    elif n < 1 << 16:
+        head.append(bit | 126)
+        head += n.to_bytes(2, "big")
+    else:
+        head.append(bit | 127)
+        head += n.to_bytes(8, "big")
+    if mask is None:
+        return bytes(head) + payload
+    return bytes(head) + mask + ws_mask(payload, mask)
+
+
+def ws_close_payload(code: int | None, reason: str = "") -> bytes:
+    """The payload of a close frame (empty when ``code`` is None or 1005)."""
+    if code is None or code == 1005:
+        return b""
+    return code.to_bytes(2, "big") + reason.encode()
+
+
+class WebSocketReader:
+    """Reads the frames a server sends (unmasked), reassembling messages.
+
+    ``feed(data)`` returns the new events in order: ``("text", str)``,
+    ``("bytes", bytes)``, ``("ping", payload)``, ``("pong", payload)``,
+    ``("close", code, reason)`` (code 1005 for an empty close frame). It
+    raises ``WebSocketFrameError`` for a frame a server must not send.
+    """
+
+    def __init__(self) -> None:
+        self.buffer = bytearray()
+        self.parts: list[bytes] = []
+        self.opcode = 0  # of the fragmented message being assembled, else 0
+        self.closed = False
+
+    def feed(self, data: bytes) -> list[tuple]:
+        self.buffer += data
+        events: list[tuple] = []
+        buf = self.buffer
+        while not self.closed and len(buf) >= 2:
+            b0, b1 = buf[0], buf[1]
+            if b0 & 0x70:
+                raise WebSocketFrameError("reserved bits set in a server frame")
+            if b1 & 0x80:
+                raise WebSocketFrameError("masked server frame")
+            n = b1 & 0x7F
+            start = 2
+            if n == 126:
+                if len(buf) < 4:
+                    break
+                n, start = int.from_bytes(buf[2:4], "big"), 4
+            elif n == 127:
+                if len(buf) < 10:
+                    break
+                n, start = int.from_bytes(buf[2:10], "big"), 10
+            if len(buf) < start + n:
+                break
+            payload = bytes(buf[start:start + n])
+            del buf[:start + n]
+            self._frame(b0 & 0x80 != 0, b0 & 0x0F, payload, events)
+        return events
+
+    def _frame(self, fin: bool, opcode: int, payload: bytes, events: list[tuple]) -> None:
+        if opcode >= 0x8:
+            if not fin or len(payload) > 125:
+                raise WebSocketFrameError("fragmented or oversized control frame")
+            if opcode == OP_CLOSE:
+                self.closed = True
+                if len(payload) == 1:
+                    raise WebSocketFrameError("one-byte close payload")
+                code = int.from_bytes(payload[:2], "big") if payload else 1005
+                events.append(("close", code, payload[2:].decode()))
+            elif opcode == OP_PING:
+                events.append(("ping", payload))
+            elif opcode == OP_PONG:
+                events.append(("pong", payload))
+            else:
+                raise WebSocketFrameError(f"reserved opcode {opcode:#x}")
+            return
+        if opcode == OP_CONT:
+            if not self.opcode:
+                raise WebSocketFrameError("continuation frame without a message")
+        elif opcode in (OP_TEXT, OP_BINARY):
+            if self.opcode:
+                raise WebSocketFrameError("new message inside a fragmented one")
+            self.opcode = opcode
+        else:
+            raise WebSocketFrameError(f"reserved opcode {opcode:#x}")
+        self.parts.append(payload)
+        if fin:
+            data = b"".join(self.parts)
+            self.parts = []
+            kind, self.opcode = self.opcode, 0
+            if kind == OP_TEXT:
+                try:
+                    events.append(("text", data.decode()))
+                except UnicodeDecodeError as exc:
+                    raise WebSocketFrameError("invalid UTF-8 in a text message") from exc
+            else:
+                events.append(("bytes", data))

@@ -33,7 +33,7 @@ from pronghorn.openapi.docs import install as install_docs
 from pronghorn.openapi.document import generate as generate_openapi
 from pronghorn.requests import ClientDisconnect
 from pronghorn.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
-from pronghorn.routing import APIRouter, Mount, Route, RouteTable
+from pronghorn.routing import WEBSOCKET, APIRouter, Mount, Route, RouteTable
 
 __all__ = ["Pronghorn", "server_exception_observer"]
 
@@ -272,7 +272,34 @@ class Pronghorn(APIRouter):
 
     def _handle(self, request: Any) -> Any:
         """The engine's entry point: a Response, or a coroutine resolving to one."""
+        if getattr(request, "is_websocket", False):  # HTTP middleware never sees WebSockets
+            return self._websocket(request)
         return self._dispatch(request)
+
+    def _websocket(self, request: Any) -> Any:
+        """An upgrade to WebSocket: 400/426 for a bad handshake, else the websocket route
+        (403 when there is none, as Starlette's router answers)."""
+        problem = request._ws_check()
+        if problem is not None:
+            status, reason = problem
+            headers = [("sec-websocket-version", "13")] if status == 426 else None
+            return PlainTextResponse(reason, status, headers)
+        return self._websocket_route(request)
+
+    def _websocket_route(self, request: Any) -> Any:
+        root = getattr(request, "root_path", "")
+        path = (request.path[len(root):] or "/") if root else request.path
+        found = self._table.match(path)
+        if found is None:
+            return Response(b"", 403)
+        target, params = found
+        if isinstance(target, Mount):
+            return self._mounted(request, target, params)
+        call = target.get(WEBSOCKET)
+        if call is None:
+            return Response(b"", 403)
+        request.path_params = params
+        return call(request)
 
     def _route(self, request: Any) -> Any:
         root = getattr(request, "root_path", "")
@@ -293,6 +320,8 @@ class Pronghorn(APIRouter):
         request.path_params = params
         call = target.get(request.method)
         if call is None:
+            if not _has_http(target):  # a websocket-only path is not found over HTTP
+                return self._exception_response(request, HTTPException(404))
             exc = HTTPException(405, headers={"allow": self._table.allow_header(target)})
             return self._exception_response(request, exc)
         return call(request)
@@ -301,7 +330,7 @@ class Pronghorn(APIRouter):
         if self.redirect_slashes and path != "/":
             other = path[:-1] if path.endswith("/") else path + "/"
             found = self._table.match(other)
-            if found is not None and not isinstance(found[0], Mount):
+            if found is not None and not isinstance(found[0], Mount) and _has_http(found[0]):
                 raw = request.url.path  # still percent-encoded, as the client sent it
                 raw = raw[:-1] if raw.endswith("/") else raw + "/"
                 return RedirectResponse(str(request.url.replace(path=raw)))
@@ -311,6 +340,8 @@ class Pronghorn(APIRouter):
         app = mount.app
         if isinstance(app, Pronghorn):  # with its own middleware and exception handlers
             request.__dict__["root_path"] = request.__dict__.get("root_path", "") + mount.path
+            if getattr(request, "is_websocket", False):
+                return app._websocket_route(request)
             return app._dispatch(request)
         from pronghorn.asgi import call_asgi_app  # ASGI apps: run through the ASGI bridge
 
@@ -353,6 +384,84 @@ class Pronghorn(APIRouter):
         if self.debug:
             return PlainTextResponse("".join(traceback.format_exception(exc)), 500)
         return PlainTextResponse("Internal Server Error", 500)
+
+    async def _websocket_exception(self, websocket: Any, exc: BaseException) -> None:
+        """Answer an exception raised by a websocket endpoint (or its dependencies).
+
+        A registered handler for the exception's class (or an HTTPException's status) is
+        called with ``(websocket, exc)``; a Response it returns before accept is sent as
+        the denial response. Otherwise: ``WebSocketException`` closes with its code,
+        invalid parameters close with 1008, an ``HTTPException`` before accept is sent as
+        its HTTP response, a disconnect ends quietly; anything else is logged and answered
+        500 before accept, close 1011 after (uvicorn's answers). Close before accept is a
+        403. ``Exception`` and 500 handlers answer HTTP requests only (as Starlette's).
+        """
+        from pronghorn.websockets import (
+            WebSocketDisconnect,
+            WebSocketException,
+            WebSocketRequestValidationError,
+            WebSocketState,
+        )
+
+        connecting = websocket.application_state is WebSocketState.CONNECTING
+        try:
+            handler = None
+            if isinstance(exc, HTTPException):
+                handler = self._exception_handlers.get(exc.status_code)
+            if handler is None:
+                for cls in type(exc).__mro__:
+                    if cls is Exception or cls is BaseException:
+                        break
+                    handler = self._exception_handlers.get(cls)
+                    if handler is not None:
+                        break
+            if handler is not None:
+                result = handler(websocket, exc)
+                if inspect.isawaitable(result):
+                    result = await result
+                if isinstance(result, Response) and (
+                        websocket.application_state is WebSocketState.CONNECTING):
+                    await websocket.send_denial_response(result)
+                return
+            if isinstance(exc, WebSocketException):
+                if websocket.application_state in (WebSocketState.CONNECTING,
+                                                   WebSocketState.CONNECTED):
+                    await websocket.close(exc.code, exc.reason)
+                return
+            if isinstance(exc, WebSocketRequestValidationError):
+                logger.debug("Invalid websocket parameters for %s: %s", websocket.request.path,
+                             exc.errors())
+                await websocket.close(1008, "invalid parameters")
+                return
+            if isinstance(exc, HTTPException) and connecting:
+                await websocket.send_denial_response(http_exception_response(exc))
+                return
+            if isinstance(exc, (WebSocketDisconnect, ClientDisconnect)):
+                logger.debug("WebSocket client went away: %r", exc)
+                return
+        except (WebSocketDisconnect, ClientDisconnect):
+            return
+        except Exception as inner:
+            exc = inner
+        logger.error("Exception in websocket endpoint for %s", websocket.request.path,
+                     exc_info=exc)
+        observer = server_exception_observer.get()
+        if observer is not None:
+            observer(exc)
+        state = websocket.application_state
+        try:
+            if state is WebSocketState.CONNECTING:
+                await websocket.send_denial_response(
+                    PlainTextResponse("Internal Server Error", 500))
+            elif state is WebSocketState.CONNECTED:
+                await websocket.close(1011)
+        except (ClientDisconnect, RuntimeError):
+            pass
+
+
+def _has_http(table: dict[str, Any]) -> bool:
+    """The route table entry answers some HTTP method (not only WebSocket upgrades)."""
+    return len(table) > 1 or WEBSOCKET not in table
 
 
 def _wrap(middleware: Middleware, inner: Callable[[Any], Any],

@@ -214,11 +214,13 @@ def _special(annotation: Any) -> str | None:
     """What a parameter of this type receives, when it is not request data."""
     if isinstance(annotation, str):
         name = annotation.rpartition(".")[2]
-        return {"Request": "request", "HTTPConnection": "request"}.get(name)
+        return {"Request": "request", "HTTPConnection": "request", "WebSocket": "request",
+                "SyncWebSocket": "request"}.get(name)
     if not isinstance(annotation, type):
         return None
-    if issubclass(annotation, Request) or annotation.__name__ in ("Request", "HTTPConnection"):
-        return "request"
+    if issubclass(annotation, Request) or annotation.__name__ in (
+            "Request", "HTTPConnection", "WebSocket", "SyncWebSocket"):
+        return "request"  # in a websocket endpoint's plan, the "request" is the WebSocket
     if issubclass(annotation, Response):
         return "response"
     if issubclass(annotation, BackgroundTasks):
@@ -270,8 +272,10 @@ def _marker_of(name: str, param: inspect.Parameter, annotation: Any, where: str
 
 def get_dependant(call: Callable[..., Any], *, path_params: frozenset[str],
                   name: str | None = None, use_cache: bool = True, scope: str | None = None,
-                  scopes: Sequence[str] = ()) -> Dependant:
-    """The Dependant of ``call`` with its sub-dependencies, compiled recursively."""
+                  scopes: Sequence[str] = (), websocket: bool = False) -> Dependant:
+    """The Dependant of ``call`` with its sub-dependencies, compiled recursively.
+    ``websocket``: a websocket endpoint's, where an unannotated ``websocket`` parameter
+    receives the WebSocket (as ``request`` receives the request)."""
     dependant = Dependant(call, name, use_cache, scope, list(scopes), path_params)
     where = _name(call)
     try:
@@ -298,12 +302,13 @@ def get_dependant(call: Callable[..., Any], *, path_params: frozenset[str],
                 raise TypeError(f"{where}: Depends() for {pname!r} needs a callable")
             sub = get_dependant(sub_call, path_params=path_params, name=pname,
                                 use_cache=marker.use_cache, scope=marker.scope,
-                                scopes=[*scopes, *marker.scopes])
+                                scopes=[*scopes, *marker.scopes], websocket=websocket)
             _check_scope(dependant, sub, where)
             dependant.dependencies.append(sub)
             continue
         special = _special(unwrap(base)[0]) if marker is None else None
-        if special is None and marker is None and pname == "request" and (
+        if special is None and marker is None and (
+                pname == "request" or (websocket and pname == "websocket")) and (
                 base is inspect.Parameter.empty):
             special = "request"  # pronghorn: an unannotated `request` is the request
         if special is not None:
@@ -445,8 +450,10 @@ class Plan:
     the annotation results are validated against, or None.
     """
 
-    def __init__(self, dependant: Dependant, response_model: Any) -> None:
+    def __init__(self, dependant: Dependant, response_model: Any,
+                 websocket: bool = False) -> None:
         self.dependant = dependant
+        self.websocket = websocket
         self.response_model = response_model
         self.params: list[ParamSpec] = []
         self.security: list[tuple[SecurityBase, list[str]]] = []
@@ -504,7 +511,8 @@ class Plan:
         found = self._overrides.get(key)
         if found is None:
             found = get_dependant(replacement, path_params=sub.path_params, name=sub.name,
-                                  use_cache=sub.use_cache, scope=sub.scope, scopes=sub.scopes)
+                                  use_cache=sub.use_cache, scope=sub.scope, scopes=sub.scopes,
+                                  websocket=self.websocket)
             found.cache_key = sub.cache_key  # cached under the dependency it replaces
             self._overrides[key] = found
         return found
@@ -833,19 +841,21 @@ async def _after_response(first: Any, tasks: BackgroundTasks | None,
 # ---- compiling a route -------------------------------------------------------------------------
 
 def compile_plan(endpoint: Callable[..., Any], *, path_params: Sequence[str] = (),
-                 dependencies: Sequence[Depends] = (), response_model: Any = None) -> Plan:
+                 dependencies: Sequence[Depends] = (), response_model: Any = None,
+                 websocket: bool = False) -> Plan:
     """The Plan of ``endpoint`` for a route whose path declares ``path_params``;
-    ``dependencies`` (route, router and app level) are solved first, their values unused."""
+    ``dependencies`` (route, router and app level) are solved first, their values unused.
+    ``websocket``: the plan of a websocket endpoint, solved with the WebSocket as request."""
     names = frozenset(path_params)
-    root = get_dependant(endpoint, path_params=names)
+    root = get_dependant(endpoint, path_params=names, websocket=websocket)
     extra = []
     for marker in dependencies:
         if not isinstance(marker, Depends) or marker.dependency is None:
             raise TypeError(f"dependencies= takes Depends(callable) items, not {marker!r}")
         extra.append(get_dependant(marker.dependency, path_params=names, name=None,
                                    use_cache=marker.use_cache, scope=marker.scope,
-                                   scopes=list(marker.scopes)))
+                                   scopes=list(marker.scopes), websocket=websocket))
     if extra:
         root.dependencies[:0] = extra
         _finish(root)
-    return Plan(root, response_model)
+    return Plan(root, response_model, websocket)

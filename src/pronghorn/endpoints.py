@@ -17,23 +17,33 @@ the app's exception handling, which answers (500 when nothing else
 applies). Results are encoded to JSON by msgspec; with a response model,
 straight from the model's fields to bytes.
 
+``compile_websocket`` does the same for a ``WebSocketRoute``: the plan is
+solved with the ``WebSocket`` as the request (path, query, header and
+cookie parameters, dependencies; no body), invalid parameters close the
+connection with 1008 (403 before accept, as FastAPI under uvicorn), and
+the endpoint's errors go to ``app._websocket_exception``.
+
 Must not know about: sockets, routing tables, the engine.
 """
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 import time
 from collections.abc import Callable
 from typing import Any
 
+from pronghorn.background import background_observer
 from pronghorn.concurrency import is_async_callable, run_in_threadpool
 from pronghorn.dependencies import compile_plan, finish, finish_async, unwind, unwind_async
-from pronghorn.responses import JSONResponse, Response
+from pronghorn.exceptions import RequestValidationError
+from pronghorn.responses import JSONResponse, PlainTextResponse, Response
+from pronghorn.routing import WebSocketRoute
 from pronghorn.serialization import ResponseModel, resolve_response_model
 
-__all__ = ["compile_endpoint", "run_in_threadpool"]
+__all__ = ["compile_endpoint", "compile_websocket", "run_in_threadpool", "websocket_answer"]
 
 logger = logging.getLogger("pronghorn.error")
 
@@ -67,6 +77,8 @@ def _response_model(route: Any) -> ResponseModel | None:
 
 def compile_endpoint(route: Any, app: Any) -> Callable[[Any], Any]:
     """The per-request callable for ``route`` in ``app``; sets ``route.plan``."""
+    if isinstance(route, WebSocketRoute):
+        return compile_websocket(route, app)
     endpoint = route.endpoint
     is_async = is_async_callable(endpoint)
     threaded = route.threaded if route.threaded is not None else app.sync_handlers == "threadpool"
@@ -206,3 +218,83 @@ def _compile_raw(endpoint: Callable[..., Any], is_async: bool, threaded: bool,
             return handle_exception(request, exc)
 
     return call_raw
+
+
+# ---- websocket endpoints ---------------------------------------------------------------
+
+
+def compile_websocket(route: Any, app: Any) -> Callable[[Any], Any]:
+    """The per-connection callable of a ``WebSocketRoute``: ``call(request)`` runs the
+    endpoint with the ``WebSocket`` (or, for a ``def`` endpoint, a ``SyncWebSocket`` in the
+    thread pool) and its parameters, and resolves to the HTTP response to send when the
+    endpoint did not accept (403, or what an error calls for), else to None (the engine
+    then closes the session with 1000 unless the endpoint closed it)."""
+    from pronghorn.websockets import SyncWebSocket, WebSocket, WebSocketRequestValidationError
+
+    endpoint = route.endpoint
+    is_async = is_async_callable(endpoint)
+    plan = compile_plan(endpoint, path_params=route.param_names,
+                        dependencies=route.dependencies, websocket=True)
+    if plan.body is not None:
+        names = ", ".join(spec.name for spec in plan.body.fields)
+        raise TypeError(f"websocket endpoint {route.path}: a WebSocket has no request body "
+                        f"(parameters {names}); receive messages instead")
+    route.plan = plan
+    options = route.options
+    lean = plan.solve_lean
+    solve = plan.solve_async
+    on_error = app._websocket_exception
+
+    async def call_websocket(request: Any) -> Any:
+        if not request.is_websocket:  # the pseudo-method sent as a real one: no such route
+            return PlainTextResponse("Not Found", 404)
+        # The session counts as the exchange's background work: the TestClient waits for it.
+        observer = background_observer.get()
+        finished = None if observer is None else observer()
+        try:
+            return await run_websocket(request)
+        finally:
+            if finished is not None:
+                finished(None)
+
+    async def run_websocket(request: Any) -> Any:
+        websocket = WebSocket(request, options)
+        target: Any = websocket
+        if not is_async:
+            target = SyncWebSocket(websocket, asyncio.get_running_loop())
+        state = None
+        try:
+            try:
+                if lean is not None:
+                    kwargs = lean(target)
+                else:
+                    state, kwargs = await solve(target, app.dependency_overrides, not is_async)
+            except RequestValidationError as exc:
+                raise WebSocketRequestValidationError(exc.errors()) from None
+            if is_async:
+                await endpoint(**kwargs)
+            else:
+                await run_in_threadpool(endpoint, **kwargs)
+            if state is not None:
+                after = await finish_async(state, None, Response())
+                if after.background is not None:
+                    await after.background.run()
+        except Exception as exc:
+            await on_error(websocket, await unwind_async(state, exc))
+        return websocket_answer(websocket)
+
+    return call_websocket
+
+
+def websocket_answer(websocket: Any) -> Response | None:
+    """What to send once the endpoint returned: 403 if it neither accepted nor answered."""
+    from pronghorn.websockets import WebSocketState
+
+    state = websocket.application_state
+    if state is WebSocketState.CONNECTING:
+        return Response(b"", 403)
+    if state is WebSocketState.RESPONSE:  # a denial response started, never finished
+        logger.error("Websocket endpoint for %s returned in the middle of its denial response",
+                     websocket.request.path)
+        return PlainTextResponse("Internal Server Error", 500)
+    return None

@@ -26,7 +26,11 @@ from typing import Any, TypeVar
 from pronghorn import _core
 from pronghorn.serialization import DEFAULT
 
-__all__ = ["APIRouter", "Mount", "NoMatchFound", "Route"]
+__all__ = ["APIRouter", "Mount", "NoMatchFound", "Route", "WEBSOCKET", "WebSocketRoute"]
+
+#: The pseudo-method a websocket endpoint is registered under in the route table. Upgrade
+#: requests never take the C fast path; the app dispatches them to this key.
+WEBSOCKET = "WEBSOCKET"
 
 Endpoint = Callable[..., Any]
 EndpointT = TypeVar("EndpointT", bound=Endpoint)
@@ -137,7 +141,7 @@ class Route:
         self.plan: Any = None
 
     def with_prefix(self, prefix: str) -> Route:
-        route = Route.__new__(Route)
+        route = type(self).__new__(type(self))
         route.__dict__.update(self.__dict__)
         route.path = prefix + self.path
         route.plan = None
@@ -163,6 +167,28 @@ class Route:
 
     def __repr__(self) -> str:
         return f"Route(path={self.path!r}, name={self.name!r}, methods={list(self.methods)!r})"
+
+
+class WebSocketRoute(Route):
+    """A websocket endpoint for a path pattern (Starlette's ``WebSocketRoute``).
+
+    ``endpoint`` receives the ``WebSocket`` (by annotation, or as a parameter named
+    ``websocket``), typed path parameters and dependencies like an HTTP endpoint.
+    ``options`` are the engine's session settings (``websockets.WebSocketOptions``:
+    ``max_message_size``, ``max_queue``, ``compression``, ``ping_interval``,
+    ``ping_timeout``, ``close_timeout``). Never in the OpenAPI document.
+    """
+
+    def __init__(self, path: str, endpoint: Endpoint, *, name: str | None = None,
+                 dependencies: Sequence[Any] | None = None, **options: Any) -> None:
+        from pronghorn.websockets import WebSocketOptions
+
+        super().__init__(path, endpoint, methods=(WEBSOCKET,), name=name,
+                         dependencies=dependencies, include_in_schema=False)
+        self.options = WebSocketOptions(**options)  # TypeError for an unknown option
+
+    def __repr__(self) -> str:
+        return f"WebSocketRoute(path={self.path!r}, name={self.name!r})"
 
 
 class Mount:
@@ -273,6 +299,41 @@ class APIRouter:
 
         return decorator
 
+    def add_api_websocket_route(self, path: str, endpoint: Endpoint, name: str | None = None,
+                                *, dependencies: Sequence[Any] | None = None,
+                                **options: Any) -> WebSocketRoute:
+        """Register a websocket endpoint for ``path`` (``options``: see ``WebSocketRoute``)."""
+        route = WebSocketRoute(self.prefix + path, endpoint, name=name,
+                               dependencies=[*self.dependencies, *(dependencies or ())],
+                               **options)
+        if self.prefix:
+            self.routes.append(route)
+        else:
+            self._add(route)
+        return route
+
+    def add_websocket_route(self, path: str, endpoint: Endpoint,
+                            name: str | None = None) -> WebSocketRoute:
+        """Starlette's spelling of ``add_api_websocket_route``."""
+        return self.add_api_websocket_route(path, endpoint, name=name)
+
+    def websocket(self, path: str, name: str | None = None, *,
+                  dependencies: Sequence[Any] | None = None,
+                  **options: Any) -> Callable[[EndpointT], EndpointT]:
+        """``@app.websocket("/ws/{room}") async def chat(websocket: WebSocket, room: str)``"""
+
+        def decorator(endpoint: EndpointT) -> EndpointT:
+            self.add_api_websocket_route(path, endpoint, name=name, dependencies=dependencies,
+                                         **options)
+            return endpoint
+
+        return decorator
+
+    def websocket_route(self, path: str, name: str | None = None
+                        ) -> Callable[[EndpointT], EndpointT]:
+        """Starlette's decorator: ``endpoint(websocket)``."""
+        return self.websocket(path, name=name)
+
     def get(self, path: str, **options: Any) -> Callable[[EndpointT], EndpointT]:
         return self.api_route(path, methods=("GET",), **options)
 
@@ -361,7 +422,7 @@ class RouteTable:
             explicit.add(method)
         if "GET" in route.methods and "HEAD" not in explicit:
             table["HEAD"] = call
-        self.allow[id(table)] = ", ".join(sorted(table))
+        self.allow[id(table)] = ", ".join(sorted(m for m in table if m != WEBSOCKET))
 
     def match(self, path: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
         return self.core.match(path)

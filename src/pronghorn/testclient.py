@@ -19,6 +19,12 @@ exactly one event loop: for ``TestClient`` a loop in a background thread
 request gets its own engine (and, for TestClient, its own loop thread), and
 no lifespan runs.
 
+``websocket_connect`` opens a WebSocket the same way: the upgrade request
+goes through the engine's parser and dispatch, and after the 101 the
+session speaks real frames (masked client frames built here, the
+engine's frames read back by ``_wire.WebSocketReader``); the engine's
+session does all server-side framing, validation and the close handshake.
+
 Must not know about: routing or handler signatures (the app's job).
 httpx is needed only by this module (``pip install pronghorn[testclient]``).
 """
@@ -26,7 +32,10 @@ httpx is needed only by this module (``pip install pronghorn[testclient]``).
 from __future__ import annotations
 
 import asyncio
+import base64
+import collections
 import contextvars
+import os
 import threading
 from collections.abc import Awaitable, Iterable, Iterator
 from typing import Any, TypeVar
@@ -37,14 +46,29 @@ except ImportError as exc:  # pragma: no cover
     raise ImportError(
         "pronghorn.testclient needs httpx: pip install 'pronghorn[testclient]'") from exc
 
+import msgspec
+
 from pronghorn import _core
+from pronghorn._wire import (
+    OP_BINARY,
+    OP_CLOSE,
+    OP_PONG,
+    OP_TEXT,
+    WebSocketReader,
+    ws_close_payload,
+    ws_frame,
+)
 from pronghorn.app import Pronghorn, server_exception_observer
 from pronghorn.background import background_observer
+from pronghorn.responses import _json_encode
+from pronghorn.websockets import WebSocketDisconnect
 
-__all__ = ["AsyncTestClient", "TestClient"]
+__all__ = ["AsyncTestClient", "AsyncWebSocketTestSession", "TestClient", "WebSocketDenialResponse",
+           "WebSocketTestSession"]
 
 T = TypeVar("T")
 
+_json_decode = msgspec.json.decode
 _UNBOUNDED = 2**62  # no body limit when decoding the engine's chunked responses
 _ENGINE_ERRORS = (_core.ClientDisconnect, _core.ProtocolError)  # answered by the engine itself
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -496,6 +520,13 @@ class TestClient(httpx.Client):
         self._transport.start()  # type: ignore[attr-defined]
         return self
 
+    def websocket_connect(self, url: str, subprotocols: Iterable[str] | None = None,
+                          headers: dict[str, str] | None = None) -> WebSocketTestSession:
+        """Open a WebSocket to ``url`` through the engine: use it in a ``with`` block.
+        Raises ``WebSocketDenialResponse`` when the server does not accept."""
+        request = _upgrade_request(self, url, subprotocols, headers)
+        return WebSocketTestSession(self._transport, request)  # type: ignore[arg-type]
+
     def __exit__(self, *exc_info: Any) -> None:
         self._transport.stop()  # type: ignore[attr-defined]
 
@@ -536,5 +567,420 @@ class AsyncTestClient(httpx.AsyncClient):
         await self._transport.start()  # type: ignore[attr-defined]
         return self
 
+    def websocket_connect(self, url: str, subprotocols: Iterable[str] | None = None,
+                          headers: dict[str, str] | None = None) -> AsyncWebSocketTestSession:
+        """``async with client.websocket_connect("/ws") as ws:`` (see TestClient's)."""
+        request = _upgrade_request(self, url, subprotocols, headers)
+        return AsyncWebSocketTestSession(self._transport, request)  # type: ignore[arg-type]
+
     async def __aexit__(self, *exc_info: Any) -> None:
         await self._transport.stop()  # type: ignore[attr-defined]
+
+
+# ---- WebSockets ------------------------------------------------------------------------
+
+_WS_TIMEOUT = 10.0  # seconds the close handshake and the endpoint's end may take on exit
+
+
+class WebSocketDenialResponse(httpx.Response, WebSocketDisconnect):  # type: ignore[misc]
+    """``websocket_connect`` got an HTTP response instead of the 101: the endpoint closed
+    before accepting (403), refused with ``send_denial_response``, or the handshake was
+    invalid (400/426). It is both that ``httpx.Response`` and a ``WebSocketDisconnect``."""
+
+    def __init__(self, status: int, headers: list[tuple[bytes, bytes]], content: bytes,
+                 request: httpx.Request) -> None:
+        httpx.Response.__init__(self, status, headers=headers, content=content, request=request)
+        WebSocketDisconnect.__init__(self, 1006, f"HTTP {status}")
+
+    def __str__(self) -> str:
+        return f"the WebSocket upgrade was answered {self.status_code}: {self.content[:200]!r}"
+
+    __repr__ = httpx.Response.__repr__
+
+
+def _upgrade_request(client: httpx.Client | httpx.AsyncClient, url: str,
+                     subprotocols: Iterable[str] | None,
+                     headers: dict[str, str] | None) -> httpx.Request:
+    if url.startswith(("ws://", "wss://")):
+        url = "http" + url[2:]
+    extra = {"connection": "upgrade", "upgrade": "websocket",
+             "sec-websocket-key": base64.b64encode(os.urandom(16)).decode(),
+             "sec-websocket-version": "13"}
+    if subprotocols:
+        extra["sec-websocket-protocol"] = ", ".join(subprotocols)
+    return client.build_request("GET", url, headers={**extra, **(headers or {})})
+
+
+class _WebSocketCore:
+    """One WebSocket over a memory connection, driven on the engine's loop."""
+
+    def __init__(self, engine: _Engine, request: httpx.Request) -> None:
+        self.engine = engine
+        self.request = request
+        self.exchange = _Exchange()
+        self.conn: Any = None
+        self.frames = WebSocketReader()
+        self.pending: collections.deque[tuple] = collections.deque()
+        self.close_sent = False
+        self.closed: tuple | None = None  # ("close", code, reason) once the session ended
+        self.subprotocol: str | None = None
+        self.headers: list[tuple[bytes, bytes]] = []
+
+    async def open(self) -> _ResponseReader:
+        """Send the upgrade request; the response (101, or the refusal)."""
+        url = self.request.url
+        port = url.port or _DEFAULT_PORTS.get(url.scheme, 80)
+        self.conn = conn = self.engine.server.memory_connection(
+            client=self.engine.client, server=(url.host, port), scheme=url.scheme)
+        context = contextvars.copy_context()
+        context.run(server_exception_observer.set, self.exchange.record)
+        context.run(background_observer.set, self.exchange.task_started)
+        asyncio.get_running_loop().call_soon(conn.feed, _request_head(self.request),
+                                              context=context)
+        reader = _ResponseReader("GET")
+        while True:
+            reader.feed(conn.output())
+            if reader.complete:
+                break
+            if conn.closed:
+                reader.feed_eof()
+                break
+            await conn.wait_output()
+        if reader.status != 101:
+            await self._end(wait=True)
+            return reader
+        fields = {name.lower(): value for name, value in reader.headers}
+        protocol = fields.get(b"sec-websocket-protocol")
+        self.subprotocol = None if protocol is None else protocol.decode("latin-1")
+        self.headers = reader.headers
+        self._absorb(bytes(reader.buffer))
+        return reader
+
+    def _absorb(self, data: bytes) -> None:
+        for event in self.frames.feed(data):
+            kind = event[0]
+            if kind == "ping":
+                if not self.close_sent:
+                    self._feed(ws_frame(OP_PONG, event[1], mask=os.urandom(4)))
+            elif kind == "pong":
+                continue
+            else:
+                if kind == "close" and not self.close_sent:
+                    self._send_close(None if event[1] == 1005 else event[1], "")  # the reply
+                self.pending.append(event)
+
+    def _feed(self, frame: bytes) -> None:
+        if self.conn.closed:
+            raise WebSocketDisconnect(1006, "the connection is closed")
+        self.conn.feed(frame)
+
+    def _send_close(self, code: int | None, reason: str) -> None:
+        self.close_sent = True
+        try:
+            self._feed(ws_frame(OP_CLOSE, ws_close_payload(code, reason), mask=os.urandom(4)))
+        except WebSocketDisconnect:
+            pass
+
+    async def next_event(self) -> tuple:
+        """The next message or close from the server: ("text", str), ("bytes", bytes) or
+        ("close", code, reason) (1006 when the connection ended without a close frame)."""
+        if self.closed is not None:
+            return self.closed
+        conn = self.conn
+        while not self.pending:
+            data = conn.output()
+            if data:
+                self._absorb(data)
+            elif conn.closed:
+                self.pending.append(("close", 1006, ""))
+            else:
+                await conn.wait_output()
+        event = self.pending.popleft()
+        if event[0] == "close":
+            self.closed = event
+        return event
+
+    async def send(self, opcode: int, payload: bytes) -> None:
+        if self.close_sent:
+            raise RuntimeError("cannot send after the WebSocket was closed")
+        self._feed(ws_frame(opcode, payload, mask=os.urandom(4)))
+        await asyncio.sleep(0)  # let the endpoint see it
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        if not self.close_sent:
+            self._send_close(code, reason)
+        await asyncio.sleep(0)
+
+    async def finish(self) -> BaseException | None:
+        """Close (1000) unless closed, wait for the server's close and the endpoint's end."""
+        if self.conn is not None and not self.conn.closed:
+            if not self.close_sent:
+                self._send_close(1000, "")
+            try:
+                await asyncio.wait_for(self._until_closed(), _WS_TIMEOUT)
+            except TimeoutError:
+                pass
+        await self._end(wait=True)
+        return self.exchange.exception
+
+    async def _until_closed(self) -> None:
+        while self.closed is None:
+            await self.next_event()
+
+    async def _end(self, wait: bool) -> None:
+        if self.conn is not None:
+            self.conn.close()
+        if wait:
+            try:
+                await asyncio.wait_for(self.exchange.background_done(), _WS_TIMEOUT)
+            except TimeoutError:
+                pass
+
+
+def _message(event: tuple) -> dict[str, Any]:
+    """A server event as Starlette's test session gives it (what the endpoint sent)."""
+    if event[0] == "text":
+        return {"type": "websocket.send", "text": event[1]}
+    if event[0] == "bytes":
+        return {"type": "websocket.send", "bytes": event[1]}
+    return {"type": "websocket.close", "code": event[1], "reason": event[2]}
+
+
+def _data(message: dict[str, Any], key: str) -> Any:
+    if message["type"] == "websocket.close":
+        raise WebSocketDisconnect(message["code"], message.get("reason"))
+    if key not in message:
+        other = "bytes" if key == "text" else "text"
+        raise RuntimeError(f"expected a {key} message, got {other}: {message[other]!r}")
+    return message[key]
+
+
+def _outgoing(message: dict[str, Any]) -> tuple[int, bytes] | tuple[None, tuple[int, str]]:
+    """An ASGI-style message to the endpoint as (opcode, payload), or (None, (code, reason))."""
+    kind = message["type"]
+    if kind == "websocket.receive":
+        if message.get("bytes") is not None:
+            return OP_BINARY, bytes(message["bytes"])
+        return OP_TEXT, message["text"].encode()
+    if kind == "websocket.disconnect":
+        return None, (message.get("code", 1000), message.get("reason") or "")
+    raise ValueError(f"unexpected message type {kind!r}: send websocket.receive or "
+                     "websocket.disconnect")
+
+
+def _json_payload(data: Any, mode: str) -> tuple[int, bytes]:
+    if mode not in ("text", "binary"):
+        raise RuntimeError('The "mode" argument should be "text" or "binary".')
+    return (OP_TEXT if mode == "text" else OP_BINARY), _json_encode(data)
+
+
+def _refused(reader: _ResponseReader, request: httpx.Request) -> WebSocketDenialResponse:
+    return WebSocketDenialResponse(reader.status, reader.headers, reader.body, request)
+
+
+class WebSocketTestSession:
+    """A WebSocket to the app (``with client.websocket_connect("/ws") as ws:``).
+
+    ``send_text/bytes/json`` and ``receive_text/bytes/json`` as Starlette's test
+    session; ``receive_*`` raise ``WebSocketDisconnect`` once the server closed.
+    Leaving the block closes with 1000 (unless closed), waits for the endpoint
+    to return, and re-raises its exception (``raise_server_exceptions``).
+    """
+
+    __test__ = False
+
+    def __init__(self, transport: _EngineTransport, request: httpx.Request) -> None:
+        self._transport = transport
+        self._request = request
+        self._portal: _LoopThread | None = None
+        self._own_engine: _Engine | None = None
+        self._core: _WebSocketCore | None = None
+        self.accepted_subprotocol: str | None = None
+        self.extra_headers: list[tuple[bytes, bytes]] = []
+
+    def _call(self, coro: Awaitable[T]) -> T:
+        assert self._portal is not None
+        return self._portal.call(coro)
+
+    def __enter__(self) -> WebSocketTestSession:
+        transport = self._transport
+        if transport._portal is not None and transport._engine is not None:
+            self._portal, engine = transport._portal, transport._engine
+        else:  # outside a `with client:` block: a loop and an engine for this session
+            self._portal = _LoopThread()
+            engine = self._own_engine = self._call(_make_engine(transport.app, transport.client))
+        core = self._core = _WebSocketCore(engine, self._request)
+        try:
+            reader = self._call(core.open())
+        except BaseException:
+            self._release()
+            raise
+        if reader.status != 101:
+            self._release()
+            exc = core.exchange.exception
+            if exc is not None and transport.raise_server_exceptions:
+                raise exc
+            raise _refused(reader, self._request)
+        self.accepted_subprotocol = core.subprotocol
+        self.extra_headers = core.headers
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        try:
+            error = self._call(self._core.finish()) if self._core else None  # type: ignore
+        finally:
+            self._release()
+        if error is not None and self._transport.raise_server_exceptions and exc_info[0] is None:
+            raise error
+
+    def _release(self) -> None:
+        portal, engine = self._portal, self._own_engine
+        self._own_engine = None
+        if engine is not None and portal is not None:
+            try:
+                portal.call(_close_engine(engine, lifespan=False))
+            finally:
+                portal.close()
+
+    # -- sending --
+
+    def send(self, message: dict[str, Any]) -> None:
+        """``websocket.receive`` (``text`` or ``bytes``) or ``websocket.disconnect``."""
+        opcode, payload = _outgoing(message)
+        if opcode is None:
+            self.close(*payload)  # type: ignore[misc]
+        else:
+            self._call(self._core.send(opcode, payload))  # type: ignore[union-attr, arg-type]
+
+    def send_text(self, data: str) -> None:
+        self._call(self._core.send(OP_TEXT, data.encode()))  # type: ignore[union-attr]
+
+    def send_bytes(self, data: bytes) -> None:
+        self._call(self._core.send(OP_BINARY, bytes(data)))  # type: ignore[union-attr]
+
+    def send_json(self, data: Any, mode: str = "text") -> None:
+        self._call(self._core.send(*_json_payload(data, mode)))  # type: ignore[union-attr]
+
+    def close(self, code: int = 1000, reason: str | None = None) -> None:
+        self._call(self._core.close(code, reason or ""))  # type: ignore[union-attr]
+
+    # -- receiving --
+
+    def receive(self) -> dict[str, Any]:
+        """What the endpoint sent next: ``websocket.send`` (``text``/``bytes``) or
+        ``websocket.close`` (``code``, ``reason``)."""
+        event = self._call(self._core.next_event())  # type: ignore[union-attr]
+        if event[0] == "close":
+            self._raise_server_exception()
+        return _message(event)
+
+    def _raise_server_exception(self) -> None:
+        core = self._core
+        if core is not None and self._transport.raise_server_exceptions:
+            self._call(core.finish())
+            exc = core.exchange.exception
+            if exc is not None:
+                core.exchange.exception = None
+                raise exc
+
+    def receive_text(self) -> str:
+        return _data(self.receive(), "text")
+
+    def receive_bytes(self) -> bytes:
+        return _data(self.receive(), "bytes")
+
+    def receive_json(self, mode: str = "text") -> Any:
+        if mode not in ("text", "binary"):
+            raise RuntimeError('The "mode" argument should be "text" or "binary".')
+        data = _data(self.receive(), mode if mode == "text" else "bytes")
+        return _json_decode(data)
+
+
+class AsyncWebSocketTestSession:
+    """``async with client.websocket_connect("/ws") as ws:`` on an ``AsyncTestClient``:
+    the same methods as ``WebSocketTestSession``, awaited."""
+
+    __test__ = False
+
+    def __init__(self, transport: _AsyncEngineTransport, request: httpx.Request) -> None:
+        self._transport = transport
+        self._request = request
+        self._own_engine: _Engine | None = None
+        self._core: _WebSocketCore | None = None
+        self.accepted_subprotocol: str | None = None
+        self.extra_headers: list[tuple[bytes, bytes]] = []
+
+    async def __aenter__(self) -> AsyncWebSocketTestSession:
+        transport = self._transport
+        engine = transport._engine
+        if engine is None:
+            engine = self._own_engine = _Engine(transport.app, transport.client)
+        core = self._core = _WebSocketCore(engine, self._request)
+        try:
+            reader = await core.open()
+        except BaseException:
+            self._release()
+            raise
+        if reader.status != 101:
+            self._release()
+            exc = core.exchange.exception
+            if exc is not None and transport.raise_server_exceptions:
+                raise exc
+            raise _refused(reader, self._request)
+        self.accepted_subprotocol = core.subprotocol
+        self.extra_headers = core.headers
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        try:
+            error = await self._core.finish() if self._core else None
+        finally:
+            self._release()
+        if error is not None and self._transport.raise_server_exceptions and exc_info[0] is None:
+            raise error
+
+    def _release(self) -> None:
+        engine, self._own_engine = self._own_engine, None
+        if engine is not None:
+            engine.close()
+
+    async def send(self, message: dict[str, Any]) -> None:
+        opcode, payload = _outgoing(message)
+        if opcode is None:
+            await self.close(*payload)  # type: ignore[misc]
+        else:
+            await self._core.send(opcode, payload)  # type: ignore[union-attr, arg-type]
+
+    async def send_text(self, data: str) -> None:
+        await self._core.send(OP_TEXT, data.encode())  # type: ignore[union-attr]
+
+    async def send_bytes(self, data: bytes) -> None:
+        await self._core.send(OP_BINARY, bytes(data))  # type: ignore[union-attr]
+
+    async def send_json(self, data: Any, mode: str = "text") -> None:
+        await self._core.send(*_json_payload(data, mode))  # type: ignore[union-attr]
+
+    async def close(self, code: int = 1000, reason: str | None = None) -> None:
+        await self._core.close(code, reason or "")  # type: ignore[union-attr]
+
+    async def receive(self) -> dict[str, Any]:
+        core = self._core
+        event = await core.next_event()  # type: ignore[union-attr]
+        if event[0] == "close" and self._transport.raise_server_exceptions:
+            await core.finish()  # type: ignore[union-attr]
+            exc = core.exchange.exception  # type: ignore[union-attr]
+            if exc is not None:
+                core.exchange.exception = None  # type: ignore[union-attr]
+                raise exc
+        return _message(event)
+
+    async def receive_text(self) -> str:
+        return _data(await self.receive(), "text")
+
+    async def receive_bytes(self) -> bytes:
+        return _data(await self.receive(), "bytes")
+
+    async def receive_json(self, mode: str = "text") -> Any:
+        if mode not in ("text", "binary"):
+            raise RuntimeError('The "mode" argument should be "text" or "binary".')
+        return _json_decode(_data(await self.receive(), mode if mode == "text" else "bytes"))

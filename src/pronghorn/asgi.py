@@ -23,6 +23,12 @@ Invariants:
   response is complete. ``send()`` after the client went away raises
   ``ClientDisconnect`` (an ``OSError``).
 - Exactly one log record per failed exchange.
+- WebSocket upgrades get the ``websocket`` scope (``_WebSocketExchange``):
+  a bad handshake is answered 400/426 before the app runs; before accept,
+  ``websocket.close`` is a 403 and the ``websocket.http.response``
+  extension an HTTP response; after accept the engine's session frames,
+  pings and closes (1000 when the app returns without closing, 1011 when it
+  raises). ``send()`` after the close raises ``ClientDisconnect``.
 
 Must not know about: sockets or HTTP syntax (the engine's), routing.
 """
@@ -151,7 +157,7 @@ class _Exchange:
             self.status = status
             self.no_body = status in (204, 304) or self.request.method == "HEAD"
             self.started = True
-            asyncio.get_running_loop().call_soon(self._head_if_idle)
+            pass  # asyncio.get_running_loop().call_soon(self._head_if_idle)
         elif kind == "http.response.pathsend":
             try:
                 await self._pathsend(message)
@@ -310,8 +316,11 @@ class ASGIHandler:
     """The engine's handler for an ASGI application."""
 
     def __init__(self, app: ASGIApp, *, root_path: str = "",
-                 state: dict[str, Any] | None = None, proxy: ProxyHeaders | None = None) -> None:
+                 state: dict[str, Any] | None = None, proxy: ProxyHeaders | None = None,
+                 websocket: dict[str, Any] | None = None) -> None:
         self.app = app
+        # Keyword arguments of request._ws_accept (max_message_size, ping_interval, ...).
+        self.websocket_options = dict(websocket or {})
         self.root_path = root_path
         # raw_path includes root_path, as path does (uvicorn does the same).
         self.raw_root = quote(root_path).encode("ascii")
@@ -331,6 +340,9 @@ class ASGIHandler:
             scope["root_path"] = mount_root
         elif self.raw_root:
             scope["raw_path"] = self.raw_root + scope["raw_path"]
+        if request.is_websocket:
+            await self._websocket(request, scope)
+            return
         exchange = _Exchange(request)
         try:
             await self.app(scope, exchange.receive, exchange.send)
@@ -355,6 +367,150 @@ class ASGIHandler:
         exc = ASGIProtocolError(problem)
         _observe(exc)
         _fail(request, exchange, exc)
+
+
+    async def _websocket(self, request: Any, scope: Scope) -> None:
+        """Serve a WebSocket upgrade: a bad handshake is answered 400/426 without calling the
+        app (as uvicorn); then the ``websocket`` scope over the engine's session."""
+        problem = request._ws_check()
+        if problem is not None:
+            status, reason = problem
+            body = reason.encode()
+            headers = [(b"content-type", b"text/plain; charset=utf-8")]
+            if status == 426:
+                headers.append((b"sec-websocket-version", b"13"))
+            request._start(status, headers, len(body))
+            request._write(body)
+            request._end()
+            return
+        scheme = scope["scheme"]
+        scope["type"] = "websocket"
+        scope["scheme"] = _WS_SCHEMES.get(scheme, scheme)
+        del scope["method"]
+        scope["subprotocols"] = request._ws_subprotocols()
+        scope["extensions"] = {"websocket.http.response": {}}
+        exchange = _WebSocketExchange(request, self.websocket_options)
+        try:
+            await self.app(scope, exchange.receive, exchange.send)
+        except ClientDisconnect:
+            if exchange.session is None:
+                raise  # the client is gone before the 101: the engine ends quietly
+            return
+        except Exception as exc:
+            if exchange.session is not None and exchange.session.close_code is not None:
+                logger.debug("Exception in ASGI application after the WebSocket closed",
+                             exc_info=exc)
+            else:
+                logger.error("Exception in ASGI application", exc_info=exc)
+                _observe(exc)
+            exchange.fail(exc)
+            return
+        if exchange.session is not None or exchange.http.ended:
+            return  # the engine closes a session the app left open with 1000
+        problem = ("returned without completing its denial response" if exchange.http.started
+                   else "returned without accepting or closing the WebSocket")
+        logger.error("ASGI callable %s", problem)
+        exc = ASGIProtocolError(problem)
+        _observe(exc)
+        exchange.fail(exc)
+
+
+_WS_SCHEMES = {"http": "ws", "https": "wss"}
+_WS_DISCONNECTED = {"type": "websocket.disconnect", "code": 1006, "reason": ""}
+
+
+class _WebSocketExchange:
+    """receive() and send() of one ``websocket`` scope, over a ``_core.WebSocketSession``
+    once accepted; before that, ``websocket.close`` is a 403 and the
+    ``websocket.http.response`` messages are an HTTP response (an ``_Exchange``)."""
+
+    __slots__ = ("request", "options", "session", "connected", "closed", "http")
+
+    def __init__(self, request: Any, options: dict[str, Any]) -> None:
+        self.request = request
+        self.options = options
+        self.session: Any = None
+        self.connected = False  # websocket.connect was received by the app
+        self.closed = False     # the app sent websocket.close
+        self.http = _Exchange(request)
+
+    async def receive(self) -> Message:
+        if not self.connected:
+            self.connected = True
+            return {"type": "websocket.connect"}
+        session = self.session
+        if session is None:  # refused, or not accepted yet: only a disconnect can come
+            if not self.http.ended:
+                waiter = self.request._disconnected()
+                if waiter is not None:
+                    self.http.disc = waiter
+                    await waiter
+            return dict(_WS_DISCONNECTED)
+        item = session.receive()
+        while True:
+            cls = item.__class__
+            if cls is str:
+                return {"type": "websocket.receive", "text": item}
+            if cls is bytes:
+                return {"type": "websocket.receive", "bytes": item}
+            if cls is tuple:
+                return {"type": "websocket.disconnect", "code": item[0], "reason": item[1]}
+            await item
+            item = session.receive()
+
+    async def send(self, message: Message) -> None:
+        kind = message["type"]
+        session = self.session
+        if session is not None:
+            if self.closed:
+                raise ClientDisconnect("the WebSocket is closed")
+            if kind == "websocket.send":
+                data = message.get("bytes")
+                if data is None:
+                    data = message.get("text")
+                    if data.__class__ is not str:
+                        raise ASGIProtocolError("websocket.send needs 'bytes' or 'text'")
+                elif data.__class__ is not bytes:
+                    data = bytes(data)
+                waiter = session.send(data)
+                if waiter is not None:
+                    await waiter
+            elif kind == "websocket.close":
+                self.closed = True
+                session.close(message.get("code") or 1000, message.get("reason") or "")
+            else:
+                raise ASGIProtocolError(f"unexpected ASGI message {kind!r} after accept")
+            return
+        http = self.http
+        if kind == "websocket.http.response.body":
+            await http.send({**message, "type": "http.response.body"})
+        elif http.started or http.ended:
+            raise ASGIProtocolError(f"unexpected ASGI message {kind!r}: the WebSocket was "
+                                    "refused already")
+        elif kind == "websocket.accept":
+            self.connected = True
+            self.session = self.request._ws_accept(
+                message.get("subprotocol"), _headers(message.get("headers") or ()),
+                **self.options)
+        elif kind == "websocket.close":  # before accept: refused, 403 (uvicorn's answer)
+            self.closed = True
+            await http.send({"type": "http.response.start", "status": 403, "headers": []})
+            await http.send({"type": "http.response.body", "body": b""})
+        elif kind == "websocket.http.response.start":
+            await http.send({**message, "type": "http.response.start"})
+        else:
+            raise ASGIProtocolError(f"unexpected ASGI message {kind!r} before accept")
+
+    def fail(self, exc: Exception) -> None:
+        """After a logged failure: close 1011 once accepted, else what ``_fail`` does."""
+        session = self.session
+        if session is None:
+            _fail(self.request, self.http, exc)
+            return
+        try:
+            session.close(1011, "")
+        except Exception:
+            pass
 
 
 def _observe(exc: Exception) -> None:

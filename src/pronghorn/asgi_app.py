@@ -7,6 +7,15 @@ handlers and response writer as ``pronghorn run``), and what the engine
 writes is relayed as ``http.response.*`` messages as it is produced, so
 streaming responses stream. There is no second dispatch path.
 
+``websocket`` scopes go the same way: the upgrade request is fed to the
+engine, its 101 becomes ``websocket.accept`` (any other answer the
+``websocket.http.response`` denial, or ``websocket.close`` when the server
+lacks that extension), and then messages are relayed both ways as frames
+on the memory connection (client frames built and server frames read by
+``_wire``; no extension is offered there, so nothing is compressed twice).
+The engine's session does the protocol; the ASGI server does its own with
+the real client.
+
 Invariants: one memory connection per request, closed when the response is
 complete or the client disconnects; request bodies are fed as they are
 received (chunked framing when the length is unknown).
@@ -17,12 +26,23 @@ Must not know about: routing or handlers (the engine's).
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
+import os
 from typing import Any
 from urllib.parse import quote
 
 from pronghorn import _core
-from pronghorn._wire import ResponseReader
+from pronghorn._wire import (
+    OP_BINARY,
+    OP_CLOSE,
+    OP_PONG,
+    OP_TEXT,
+    ResponseReader,
+    WebSocketReader,
+    ws_close_payload,
+    ws_frame,
+)
 
 __all__ = ["ASGIAdapter"]
 
@@ -78,6 +98,8 @@ class ASGIAdapter:
         kind = scope["type"]
         if kind == "http":
             await self.http(scope, receive, send)
+        elif kind == "websocket":
+            await self.websocket(scope, receive, send)
         elif kind == "lifespan":
             await self.lifespan(scope, receive, send)
         else:
@@ -101,6 +123,65 @@ class ASGIAdapter:
                 await self.app.shutdown()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+    async def websocket(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        message = await receive()
+        if message["type"] != "websocket.connect":
+            return
+        client = scope.get("client")
+        server = scope.get("server")
+        conn = self.engine().memory_connection(
+            client=tuple(client) if client else None,
+            server=tuple(server) if server else None,
+            scheme="https" if scope.get("scheme") == "wss" else "http")
+        try:
+            conn.feed(_upgrade_head(scope))
+            switched, headers, rest = await _accepted(conn)
+            if switched:
+                await self._relay_websocket(conn, headers, rest, receive, send)
+            else:
+                await self._refuse_websocket(conn, scope, rest, send)
+        finally:
+            conn.close()
+
+    async def _relay_websocket(self, conn: Any, headers: list[tuple[bytes, bytes]],
+                               rest: bytes, receive: Any, send: Any) -> None:
+        subprotocol = next((v.decode("latin-1") for n, v in headers
+                            if n == b"sec-websocket-protocol"), None)
+        await send({"type": "websocket.accept", "subprotocol": subprotocol,
+                    "headers": [(n, v) for n, v in headers if n not in _ACCEPT_OWN]})
+        relay = _WebSocketRelay(conn, receive, send)
+        inbound = asyncio.ensure_future(relay.inbound())
+        try:
+            await relay.outbound(rest)
+        finally:
+            inbound.cancel()
+
+    async def _refuse_websocket(self, conn: Any, scope: dict[str, Any], data: bytes,
+                                send: Any) -> None:
+        """The engine answered with an HTTP response: the denial, or a plain close."""
+        reader = ResponseReader()
+        events = reader.feed(data)
+        while not reader.complete:
+            data = conn.output()
+            if data:
+                events += reader.feed(data)
+            elif conn.closed:
+                events += reader.feed_eof()
+            else:
+                await conn.wait_output()
+        if "websocket.http.response" not in scope.get("extensions", {}):
+            await send({"type": "websocket.close", "code": 1000, "reason": ""})
+            return
+        for event in events:
+            if event[0] == "head":
+                headers = [(n, v) for n, v in event[2] if n != b"date"]
+                await send({"type": "websocket.http.response.start", "status": event[1],
+                            "headers": headers})
+            elif event[0] == "body":
+                await send({"type": "websocket.http.response.body", "body": event[1],
+                            "more_body": True})
+        await send({"type": "websocket.http.response.body", "body": b"", "more_body": False})
 
     async def http(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         method = scope["method"]
@@ -184,3 +265,113 @@ class ASGIAdapter:
                                 "headers": headers})
                 else:
                     await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+# ---- websocket scopes ----------------------------------------------------------------------
+
+# Hop-by-hop and handshake fields of the client's request: this hop's are ours.
+_UPGRADE_FIELDS = frozenset({b"connection", b"upgrade", b"sec-websocket-key",
+                             b"sec-websocket-version", b"sec-websocket-extensions"})
+# Fields of the engine's 101 that the ASGI server writes itself.
+_ACCEPT_OWN = frozenset({b"upgrade", b"sec-websocket-accept", b"sec-websocket-protocol",
+                         b"sec-websocket-extensions", b"date", b"server"})
+# Close codes a client may put on the wire (RFC 6455 §7.4): the engine fails others with 1002.
+_WIRE_CODES = frozenset([*range(1000, 1004), *range(1007, 1012), *range(3000, 5000)])
+
+
+def _upgrade_head(scope: dict[str, Any]) -> bytes:
+    headers = [(bytes(n).lower(), bytes(v)) for n, v in scope.get("headers", ())]
+    key = next((v for n, v in headers if n == b"sec-websocket-key"), None)
+    if key is None:
+        key = base64.b64encode(os.urandom(16))
+    headers = [(n, v) for n, v in headers if n not in _UPGRADE_FIELDS]
+    headers += [(b"upgrade", b"websocket"), (b"sec-websocket-key", key),
+                (b"sec-websocket-version", b"13")]
+    as_http = {**scope, "method": "GET", "headers": headers}
+    return _request_head(as_http, b"connection: upgrade")
+
+
+async def _accepted(conn: Any) -> tuple[bool, list[tuple[bytes, bytes]], bytes]:
+    """Read the engine's answer to the upgrade: (a 101?, its headers, the bytes after its
+    head); for any other answer, the bytes of the whole response so far."""
+    data = b""
+    while True:
+        data += conn.output()
+        end = data.find(b"\r\n\r\n")
+        if end >= 0:
+            break
+        if conn.closed:
+            raise ConnectionError("the engine closed the connection without answering")
+        await conn.wait_output()
+    if not data.startswith(b"HTTP/1.1 101 "):
+        return False, [], data
+    head = ResponseReader().feed(data[:end + 4])[0]
+    return True, head[2], data[end + 4:]
+
+
+class _WebSocketRelay:
+    """Relays one WebSocket between an ASGI server and the engine's memory connection."""
+
+    def __init__(self, conn: Any, receive: Any, send: Any) -> None:
+        self.conn = conn
+        self.receive = receive
+        self.send = send
+        self.frames = WebSocketReader()
+        self.close_sent = False  # a close frame was fed to the engine
+
+    def feed(self, opcode: int, payload: bytes) -> None:
+        if not self.conn.closed:
+            self.conn.feed(ws_frame(opcode, payload))
+
+    def feed_close(self, code: int | None, reason: str = "") -> None:
+        if not self.close_sent:
+            self.close_sent = True
+            if code is not None and code not in _WIRE_CODES:
+                code = None
+            self.feed(OP_CLOSE, ws_close_payload(code, reason))
+
+    async def inbound(self) -> None:
+        """The client's messages to the engine, until the client disconnects."""
+        while True:
+            message = await self.receive()
+            kind = message["type"]
+            if kind == "websocket.receive":
+                data = message.get("bytes")
+                if data is not None:
+                    self.feed(OP_BINARY, bytes(data))
+                else:
+                    self.feed(OP_TEXT, message.get("text", "").encode())
+            elif kind == "websocket.disconnect":
+                code = message.get("code", 1005)
+                if code == 1006:
+                    self.conn.close()
+                else:
+                    self.feed_close(code, message.get("reason") or "")
+                return
+
+    async def outbound(self, data: bytes) -> None:
+        """The engine's messages to the client, until the engine closes."""
+        conn = self.conn
+        while True:
+            for event in self.frames.feed(data):
+                kind = event[0]
+                if kind == "text":
+                    await self.send({"type": "websocket.send", "text": event[1]})
+                elif kind == "bytes":
+                    await self.send({"type": "websocket.send", "bytes": event[1]})
+                elif kind == "ping":
+                    if not self.close_sent:
+                        self.feed(OP_PONG, event[1])
+                elif kind == "close":
+                    code = 1000 if event[1] == 1005 else event[1]
+                    self.feed_close(None if event[1] == 1005 else event[1], "")  # the reply
+                    await self.send({"type": "websocket.close", "code": code,
+                                     "reason": event[2]})
+                    return
+            data = conn.output()
+            if data:
+                continue
+            if conn.closed:  # no close frame: the endpoint's session was cut
+                await self.send({"type": "websocket.close", "code": 1011, "reason": ""})
+                return
+            await conn.wait_output()

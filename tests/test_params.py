@@ -734,3 +734,23 @@ def test_per_request_cost_of_a_typed_route_stays_small():
         return best
 
     assert cost(typed_call) - cost(plain_call) < 20e-6
+
+
+def test_validation_error_carries_the_body_like_fastapi():
+    from pronghorn import RequestValidationError
+    from pronghorn.responses import JSONResponse
+
+    app = Pronghorn()
+
+    @app.exception_handler(RequestValidationError)
+    def echo(request, exc):
+        return JSONResponse({"errors": len(exc.errors()), "body": exc.body}, 422)
+
+    @app.post("/items")
+    def create(item: Item, q: int = 0):
+        return item
+
+    client = TestClient(app)
+    assert client.post("/items?q=x", json={"name": "a", "price": 1}).json() == {
+        "errors": 1, "body": {"name": "a", "price": 1}}
+    assert client.post("/items", json={"name": "a"}).json()["body"] == {"name": "a"}

@@ -502,7 +502,8 @@ class Plan:
             state.body_values, state.body_errors = await self._reader.read(request)
         values = await _solve_async(self.dependant, state)
         if state.errors:
-            raise RequestValidationError(state.errors)
+            body = None if self._reader is None else await self._reader.received(request)
+            raise RequestValidationError(state.errors, body=body)
         return state, values
 
     def override(self, sub: Dependant, replacement: Callable[..., Any]) -> Dependant:

@@ -83,6 +83,7 @@ def test_conditional_get_is_304(connect, file_app, header):
     assert response.content == b""
     assert response.headers["etag"] == first.headers["etag"]
     assert "content-type" not in response.headers
+    assert "content-length" not in response.headers  # RFC 9110 §8.6: never a wrong one
 
 
 def test_conditional_get_with_other_validators_is_200(connect, file_app):

@@ -134,7 +134,9 @@ class FileResponse(Response):
             if self._not_modified(request, etag, st.st_mtime):
                 keep = [(k, v) for k, v in self.raw_headers
                         if k in (b"etag", b"last-modified", b"cache-control", b"vary")]
-                request._start(304, keep, 0)
+                # No content-length: on a 304 it would have to be the size a 200 sends
+                # (RFC 9110 §8.6), and 0 would claim an empty representation.
+                request._start(304, keep, -1)
                 request._end()
                 return
             range_header = request.headers.get("range")

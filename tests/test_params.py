@@ -55,6 +55,23 @@ class Point:
     label: str = "p"
 
 
+class Filters(BaseModel):
+    limit: int = Field(100, gt=0, le=100)
+    offset: int = Field(0, ge=0)
+    order_by: Literal["created_at", "updated_at"] = "created_at"
+    tags: list[str] = []
+
+
+class Tokens(BaseModel):
+    x_token: str
+    user_agent: Optional[str] = None
+
+
+class Prefs(BaseModel):
+    theme: str = "light"
+    visits: int = 0
+
+
 class Movie(TypedDict):
     title: str
     year: int
@@ -207,6 +224,19 @@ def routes(app: Any, fw: Any) -> None:
     @app.get("/q/many")
     def q_many(a: int, b: int, c: str = Query(min_length=3)):
         return [a, b, c]
+
+    # ---- parameter models
+    @app.get("/models/query")
+    def models_query(filters: Annotated[Filters, Query()]):
+        return filters
+
+    @app.get("/models/header")
+    def models_header(tokens: Annotated[Tokens, Header()]):
+        return tokens
+
+    @app.get("/models/cookie")
+    def models_cookie(prefs: Annotated[Prefs, Cookie()]):
+        return prefs
 
     # ---- headers and cookies
     @app.get("/h")
@@ -366,6 +396,8 @@ QUERY = get_cases(
     "/q/list/len?q=1&q=2", "/q/list/len?q=1&q=2&q=3",
     "/q/set?q=2&q=1&q=2", "/q/set?q=x", "/q/tuple?q=1&q=2", "/q/tuple?q=a",
     "/q/many", "/q/many?a=x&b=y&c=z", "/q/many?a=1&b=2&c=abc",
+    "/models/query", "/models/query?limit=5&tags=a&tags=b&extra=1",
+    "/models/query?limit=0&order_by=x&offset=-1", "/models/query?tags=a&limit=x",
 )
 
 HEADERS = [
@@ -388,6 +420,10 @@ HEADERS = [
     ("GET", "/c", {"headers": {"cookie": "session=s; visits=lots"}}),
     ("GET", "/c/opt", {"headers": {"cookie": "theme=dark"}}),
     ("GET", "/c/opt", {}),
+    ("GET", "/models/header", {"headers": {"x-token": "t"}}),
+    ("GET", "/models/cookie", {"headers": {"cookie": "theme=dark; visits=3"}}),
+    ("GET", "/models/cookie", {"headers": {"cookie": "visits=many"}}),
+    ("GET", "/models/cookie", {}),
 ]
 
 JSON = {"content-type": "application/json"}

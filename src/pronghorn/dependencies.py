@@ -42,6 +42,8 @@ import typing
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import msgspec
+
 from pronghorn import params as markers
 from pronghorn.background import BackgroundTask, BackgroundTasks
 from pronghorn.bodies import BodyReader
@@ -386,9 +388,68 @@ def _getter(spec: ParamSpec) -> Callable[[Any], Any]:
     return lambda request: request.cookies.get(alias)
 
 
+def _model_fields(annotation: Any) -> list[tuple[str, bool]]:
+    """(key, is a sequence) of each field of a model type, keys as the input names them."""
+    model = unwrap(annotation)[0]
+    if hasattr(model, "model_fields"):  # pydantic
+        return [(field.alias or name, is_sequence_annotation(field.annotation))
+                for name, field in model.model_fields.items()]
+    if isinstance(model, type) and issubclass(model, msgspec.Struct):
+        return [(f.encode_name, is_sequence_annotation(f.type))
+                for f in msgspec.structs.fields(model)]
+    return [(name, is_sequence_annotation(tp))
+            for name, tp in typing.get_type_hints(model, include_extras=True).items()]
+
+
+def _model_extractor(spec: ParamSpec) -> Callable[[Any], Any]:
+    """A query/header/cookie parameter model (FastAPI's ``Annotated[Filters, Query()]``):
+    the model's fields, and the other keys of that source, validated together."""
+    source = spec.source
+    convert = source == "header" and getattr(spec.marker, "convert_underscores", True)
+    fields = [(key, key.replace("_", "-") if convert else key, multi)
+              for key, multi in _model_fields(spec.annotation)]
+    wire_of = {key: wire for key, wire, _ in fields if key != wire}
+    declared = {wire.lower() if source == "header" else wire for _, wire, _ in fields}
+    declared.update(wire_of)
+    validate = spec.validate
+
+    def extract(request: Any) -> Any:
+        if source == "cookie":
+            cookies = request.cookies
+            data = {key: ([cookies[wire]] if multi else cookies[wire])
+                    for key, wire, multi in fields if wire in cookies}
+            extra: list[tuple[str, Any]] = list(cookies.items())
+        else:
+            found = request.query_params if source == "query" else request.headers
+            data = {}
+            for key, wire, multi in fields:
+                values = found.getlist(wire)
+                if values:
+                    data[key] = values if multi else values[0 if source == "header" else -1]
+            extra = found.multi_items()
+        grouped: dict[str, list[Any]] = {}
+        for name, value in extra:
+            if name not in declared:
+                grouped.setdefault(name, []).append(value)
+        for name, values in grouped.items():
+            data[name] = values[0] if len(values) == 1 else values
+        try:
+            return validate(data)
+        except Invalid as exc:
+            for item in exc.errors:
+                loc = item["loc"]
+                if loc and loc[0] in wire_of:  # report header names, not field names
+                    item["loc"] = (wire_of[loc[0]], *loc[1:])
+            raise Invalid(prefix_errors((source,), exc.errors)) from None
+
+    return extract
+
+
 def _extractor(spec: ParamSpec) -> Callable[[Any], Any]:
     """``extract(request)``: the validated value; raises Invalid (``loc`` complete) when it
     is missing or invalid. The query string, the most common source, is read inline."""
+    if spec.source != "path" and is_model_type(spec.annotation):
+        return _model_extractor(spec)
     alias = spec.alias
     loc = (spec.source, alias)
     validate: Callable[[Any], Any] | None = spec.validate

@@ -157,7 +157,7 @@ class _Exchange:
             self.status = status
             self.no_body = status in (204, 304) or self.request.method == "HEAD"
             self.started = True
-            pass  # asyncio.get_running_loop().call_soon(self._head_if_idle)
+            asyncio.get_running_loop().call_soon(self._head_if_idle)
         elif kind == "http.response.pathsend":
             try:
                 await self._pathsend(message)

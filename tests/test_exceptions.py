@@ -165,6 +165,31 @@ def test_handler_for_all_http_exceptions_and_validation_errors(connect):
     assert (response.status_code, response.json()) == (400, {"invalid": [["path", "n"]]})
 
 
+def test_base_class_handlers_do_not_take_over_the_apps_own_answers(connect, transport):
+    app = Pronghorn()
+
+    @app.exception_handler(Exception)
+    def unexpected(request, exc):
+        return PlainTextResponse(f"unexpected {type(exc).__name__}", 500)
+
+    @app.exception_handler(ValueError)  # RequestValidationError is a ValueError
+    def bad_value(request, exc):
+        return PlainTextResponse("bad value", 400)
+
+    @app.get("/n/{n}")
+    def number(n: int):
+        if n == 0:
+            raise ValueError("zero")
+        raise LookupError("no such number")
+
+    options = {"raise_server_exceptions": False} if transport == "testclient" else {}
+    client = connect(app, **options)
+    assert client.get("/missing").json() == {"detail": "Not Found"}  # not the Exception one
+    assert client.get("/n/x").status_code == 422  # not the ValueError one
+    assert client.get("/n/0").text == "bad value"
+    assert client.get("/n/1").text == "unexpected LookupError"
+
+
 # ---- unhandled exceptions -------------------------------------------------------------------
 
 

@@ -349,6 +349,14 @@ def test_mount_a_pronghorn_app(connect):
     assert client.get("/").json() == "root"
 
 
+def test_mounted_app_redirects_slashes_itself(connect):
+    client = connect(mounted_apps(), follow_redirects=False)
+    response = client.get("/api/items/3/?x=1")
+    assert response.status_code == 307
+    target = urlsplit(response.headers["location"])
+    assert (target.path, target.query) == ("/api/items/3", "x=1")
+
+
 def test_mount_an_asgi_app(connect):
     response = connect(mounted_apps()).get("/legacy/some/where")
     assert (response.status_code, response.text) == (200, "/legacy/some/where /legacy")

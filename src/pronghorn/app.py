@@ -304,16 +304,14 @@ class Pronghorn(APIRouter):
     def _route(self, request: Any) -> Any:
         root = getattr(request, "root_path", "")
         if root:  # mounted: route the rest of the path
-            return self._resolve(request, request.path[len(root):] or "/", False)
-        return self._resolve(request, request.path, True)
+            return self._resolve(request, request.path[len(root):] or "/")
+        return self._resolve(request, request.path)
 
-    def _resolve(self, request: Any, path: str, top: bool) -> Any:
+    def _resolve(self, request: Any, path: str) -> Any:
         """Find and call what answers ``path`` (relative to this app's mount point)."""
         found = self._table.match(path)
         if found is None:
-            if top:
-                return self._not_found(request, path)
-            return self._exception_response(request, HTTPException(404))
+            return self._not_found(request, path)
         target, params = found
         if isinstance(target, Mount):
             return self._mounted(request, target, params)
@@ -356,9 +354,11 @@ class Pronghorn(APIRouter):
             handler = self._exception_handlers.get(exc.status_code)
         if handler is None:
             for cls in type(exc).__mro__:
+                if cls is Exception or cls is BaseException:
+                    break  # an Exception handler answers unhandled errors only (the 500 path)
                 handler = self._exception_handlers.get(cls)
-                if handler is not None:
-                    break
+                if handler is not None or cls is HTTPException or cls is RequestValidationError:
+                    break  # the app's own answer beats a handler for a base class
         if handler is not None:
             try:
                 return handler(request, exc)

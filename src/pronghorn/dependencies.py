@@ -42,41 +42,34 @@ import typing
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import msgspec
-
 from pronghorn import params as markers
-from pronghorn.background import BackgroundTask, BackgroundTasks
+from pronghorn.background import BackgroundTasks
 from pronghorn.bodies import BodyReader
 from pronghorn.concurrency import run_in_threadpool
 from pronghorn.exceptions import RequestValidationError
+from pronghorn.exits import DependencyError, finish, finish_async, unwind, unwind_async
+from pronghorn.extraction import extractor, lean_solver
 from pronghorn.params import UNSET, Depends, Param
 from pronghorn.requests import Request
 from pronghorn.responses import Response
-from pronghorn.scalars import Invalid, to_str
+from pronghorn.scalars import Invalid
 from pronghorn.security import SecurityBase, SecurityScopes
 from pronghorn.validation import (
-    _identity,
     compile_validator,
     is_model_type,
     is_sequence_annotation,
     is_union,
-    prefix_errors,
     unwrap,
 )
 
 __all__ = ["BodySpec", "Dependant", "DependencyError", "ParamSpec", "Plan", "compile_plan",
-           "get_dependant"]
+           "finish", "finish_async", "get_dependant", "unwind", "unwind_async"]
 
 _SOURCE_ORDER = {"path": 0, "query": 1, "header": 2, "cookie": 3}
 _IMMUTABLE = (type(None), bool, int, float, str, bytes, tuple, frozenset)
 
 # Kinds of dependency callables.
 SYNC, ASYNC, GEN, AGEN = "sync", "async", "gen", "agen"
-
-
-class DependencyError(RuntimeError):
-    """A ``yield`` dependency swallowed the handler's exception (it caught it and did not
-    raise again), so there is no response to send: answered 500, as in FastAPI."""
 
 
 # ---- specs ---------------------------------------------------------------------------
@@ -322,7 +315,7 @@ def get_dependant(call: Callable[..., Any], *, path_params: frozenset[str],
         else:
             dependant.params.append(spec)
     dependant.params.sort(key=lambda spec: _SOURCE_ORDER[spec.source])
-    dependant.extractors = [(spec.name, _extractor(spec)) for spec in dependant.params]
+    dependant.extractors = [(spec.name, extractor(spec)) for spec in dependant.params]
     _finish(dependant)
     return dependant
 
@@ -368,130 +361,6 @@ def _param_spec(name: str, annotation: Any, marker: Param | None, default: Any,
         raise AssertionError(f"Query parameter {name!r} ({where}) must be one of the "
                              "supported types")
     return ParamSpec(name, source, alias, annotation, marker, default, marker.default_factory)
-
-
-# ---- extraction ------------------------------------------------------------------------------
-
-def _getter(spec: ParamSpec) -> Callable[[Any], Any]:
-    """Reads the raw value of ``spec`` from a request (None when absent)."""
-    alias = spec.alias
-    if spec.source == "path":
-        return lambda request: request.path_params.get(alias)
-    if spec.source == "query":
-        if spec.multi:
-            return lambda request: request.query_params.getlist(alias) or None
-        return lambda request: request.query_params.get(alias)
-    if spec.source == "header":
-        if spec.multi:
-            return lambda request: request.headers.getlist(alias) or None
-        return lambda request: request.headers.get(alias)
-    return lambda request: request.cookies.get(alias)
-
-
-def _model_fields(annotation: Any) -> list[tuple[str, bool]]:
-    """(key, is a sequence) of each field of a model type, keys as the input names them."""
-    model = unwrap(annotation)[0]
-    if hasattr(model, "model_fields"):  # pydantic
-        return [(field.alias or name, is_sequence_annotation(field.annotation))
-                for name, field in model.model_fields.items()]
-    if isinstance(model, type) and issubclass(model, msgspec.Struct):
-        return [(f.encode_name, is_sequence_annotation(f.type))
-                for f in msgspec.structs.fields(model)]
-    return [(name, is_sequence_annotation(tp))
-            for name, tp in typing.get_type_hints(model, include_extras=True).items()]
-
-
-def _model_extractor(spec: ParamSpec) -> Callable[[Any], Any]:
-    """A query/header/cookie parameter model (FastAPI's ``Annotated[Filters, Query()]``):
-    the model's fields, and the other keys of that source, validated together."""
-    source = spec.source
-    convert = source == "header" and getattr(spec.marker, "convert_underscores", True)
-    fields = [(key, key.replace("_", "-") if convert else key, multi)
-              for key, multi in _model_fields(spec.annotation)]
-    wire_of = {key: wire for key, wire, _ in fields if key != wire}
-    declared = {wire.lower() if source == "header" else wire for _, wire, _ in fields}
-    declared.update(wire_of)
-    validate = spec.validate
-
-    def extract(request: Any) -> Any:
-        if source == "cookie":
-            cookies = request.cookies
-            data = {key: ([cookies[wire]] if multi else cookies[wire])
-                    for key, wire, multi in fields if wire in cookies}
-            extra: list[tuple[str, Any]] = list(cookies.items())
-        else:
-            found = request.query_params if source == "query" else request.headers
-            data = {}
-            for key, wire, multi in fields:
-                values = found.getlist(wire)
-                if values:
-                    data[key] = values if multi else values[0 if source == "header" else -1]
-            extra = found.multi_items()
-        grouped: dict[str, list[Any]] = {}
-        for name, value in extra:
-            if name not in declared:
-                grouped.setdefault(name, []).append(value)
-        for name, values in grouped.items():
-            data[name] = values[0] if len(values) == 1 else values
-        try:
-            return validate(data)
-        except Invalid as exc:
-            for item in exc.errors:
-                loc = item["loc"]
-                if loc and loc[0] in wire_of:  # report header names, not field names
-                    item["loc"] = (wire_of[loc[0]], *loc[1:])
-            raise Invalid(prefix_errors((source,), exc.errors)) from None
-
-    return extract
-
-
-def _extractor(spec: ParamSpec) -> Callable[[Any], Any]:
-    """``extract(request)``: the validated value; raises Invalid (``loc`` complete) when it
-    is missing or invalid. The query string, the most common source, is read inline."""
-    if spec.source != "path" and is_model_type(spec.annotation):
-        return _model_extractor(spec)
-    alias = spec.alias
-    loc = (spec.source, alias)
-    validate: Callable[[Any], Any] | None = spec.validate
-    if spec.source != "path" and not spec.multi and validate in (to_str, _identity):
-        validate = None  # query, header and cookie values are str already
-    required = spec.required
-    default = spec.get_default
-
-    def absent() -> Any:
-        if required:
-            raise Invalid([{"type": "missing", "loc": loc, "msg": "Field required",
-                            "input": None}])
-        return default()
-
-    if spec.source == "query" and not spec.multi:
-        def extract(request: Any) -> Any:
-            value = request.query_params._dict.get(alias)
-            if value is None:
-                return absent()
-            if validate is None:
-                return value
-            try:
-                return validate(value)
-            except Invalid as exc:
-                raise Invalid(prefix_errors(loc, exc.errors)) from None
-
-        return extract
-
-    get = _getter(spec)
-
-    def extract_other(request: Any) -> Any:
-        value = get(request)
-        if value is None:
-            return absent()
-        if validate is None:
-            return value
-        try:
-            return validate(value)
-        except Invalid as exc:
-            raise Invalid(prefix_errors(loc, exc.errors)) from None
-
-    return extract_other
 
 
 # ---- the plan --------------------------------------------------------------------------------
@@ -542,7 +411,7 @@ class Plan:
         self.solve_lean: Callable[[Any], dict[str, Any]] | None = None
         if not root.dependencies and not root.body_params and all(
                 kind == "request" for _, kind in root.specials):
-            self.solve_lean = _lean_solver(root)
+            self.solve_lean = lean_solver(root.extractors, [name for name, _ in root.specials])
 
     # -- per request ---------------------------------------------------------------------
 
@@ -595,35 +464,6 @@ def _body_spec(fields: list[ParamSpec]) -> BodySpec | None:
         media_type = kinds.pop() if len(kinds) == 1 else "application/json"
     annotation = {f.alias: f.annotation for f in fields} if embed else first.annotation
     return BodySpec(annotation, embed, media_type, any(f.required for f in fields), fields)
-
-
-def _lean_solver(root: Dependant) -> Callable[[Any], dict[str, Any]]:
-    extractors = tuple(root.extractors)
-    request_names = tuple(name for name, _ in root.specials)
-
-    def solve(request: Any) -> dict[str, Any]:
-        values = {}
-        try:
-            for name, extract in extractors:
-                values[name] = extract(request)
-        except Invalid:  # the slow path: every error of the request, in order
-            raise RequestValidationError(_errors_of(extractors, request)) from None
-        for name in request_names:
-            values[name] = request
-        return values
-
-    return solve
-
-
-def _errors_of(extractors: Sequence[tuple[str, Callable[[Any], Any]]], request: Any
-               ) -> list[dict[str, Any]]:
-    errors: list[dict[str, Any]] = []
-    for _, extract in extractors:
-        try:
-            extract(request)
-        except Invalid as exc:
-            errors.extend(exc.errors)
-    return errors
 
 
 # ---- solving -----------------------------------------------------------------------------------
@@ -772,132 +612,6 @@ def _first(gen: Any, dependant: Dependant) -> Any:
         return next(gen)
     except StopIteration:
         raise RuntimeError(f"dependency {_name(dependant.call)} did not yield") from None
-
-
-# ---- leaving yield dependencies ------------------------------------------------------------
-
-def _leave_sync(stack: list[tuple[Any, bool]], exc: BaseException | None) -> BaseException | None:
-    """Resume the generators of ``stack``, last entered first, raising ``exc`` inside each
-    (it may be replaced or swallowed); what is left to raise, or None."""
-    while stack:
-        gen, _ = stack.pop()
-        try:
-            if exc is None:
-                next(gen)
-            else:
-                gen.throw(exc)
-        except StopIteration:
-            exc = None
-        except Exception as new:
-            exc = new
-        else:
-            exc = RuntimeError(f"dependency {gen.__qualname__} yielded more than once")
-    return exc
-
-
-async def _leave_async(stack: list[tuple[Any, bool]], exc: BaseException | None,
-                       threaded: bool = False) -> BaseException | None:
-    while stack:
-        gen, is_async = stack.pop()
-        if not is_async:
-            if threaded:
-                exc = await run_in_threadpool(_leave_sync, [(gen, False)], exc)
-            else:
-                exc = _leave_sync([(gen, False)], exc)
-            continue
-        try:
-            if exc is None:
-                await gen.__anext__()
-            else:
-                await gen.athrow(exc)
-        except StopAsyncIteration:
-            exc = None
-        except Exception as new:
-            exc = new
-        else:
-            exc = RuntimeError(f"dependency {gen.__qualname__} yielded more than once")
-    return exc
-
-
-def _swallowed() -> DependencyError:
-    return DependencyError(
-        "A dependency with yield caught the handler's exception and did not raise it again, "
-        "so there is no response to send: re-raise it (or raise another) in the dependency.")
-
-
-def unwind(state: _State | None, exc: Exception) -> BaseException:
-    """Throw ``exc`` into the yield dependencies entered so far (sync plans); the exception
-    to answer."""
-    if state is None or not (state.stack or state.function_stack):
-        return exc
-    result = _leave_sync(state.function_stack, exc)
-    result = _leave_sync(state.stack, result)
-    return _swallowed() if result is None else result
-
-
-async def unwind_async(state: _State | None, exc: Exception) -> BaseException:
-    if state is None or not (state.stack or state.function_stack):
-        return exc
-    result = await _leave_async(state.function_stack, exc, state.threaded)
-    result = await _leave_async(state.stack, result, state.threaded)
-    return _swallowed() if result is None else result
-
-
-def finish(state: _State, result: Any, response: Response) -> Response:
-    """After the handler: apply the ``Response`` parameter (status, headers) unless the
-    handler returned a Response itself, leave ``scope="function"`` sync dependencies, and
-    schedule background tasks and the cleanup of yield dependencies after the response."""
-    sub = state.response
-    if sub is not None and not isinstance(result, Response):
-        if sub.status_code is not None:
-            response.status_code = sub.status_code
-        if sub.raw_headers:
-            response.raw_headers.extend(sub.raw_headers)
-    if state.function_stack:
-        leftover = _leave_sync(state.function_stack, None)
-        if leftover is not None:
-            raise leftover
-    _schedule(state, response)
-    return response
-
-
-async def finish_async(state: _State, result: Any, response: Response) -> Response:
-    if state.function_stack:
-        leftover = await _leave_async(state.function_stack, None, state.threaded)
-        if leftover is not None:
-            raise leftover
-    return finish(state, result, response)
-
-
-def _schedule(state: _State, response: Response) -> None:
-    tasks = state.background
-    stack = state.stack
-    if not stack and (tasks is None or not tasks.tasks):
-        return
-    first = response.background
-    if first is None and not stack:
-        response.background = tasks
-        return
-    response.background = BackgroundTask(_after_response, first, tasks, stack, state.threaded)
-
-
-async def _after_response(first: Any, tasks: BackgroundTasks | None,
-                          stack: list[tuple[Any, bool]], threaded: bool) -> None:
-    """Run after the response is sent: the response's own background, the tasks added
-    through a BackgroundTasks parameter, then the cleanup of yield dependencies (which
-    runs even when a task failed)."""
-    try:
-        if first is not None:
-            run = getattr(first, "run", None)
-            outcome = run() if run is not None else first()
-            if inspect.isawaitable(outcome):
-                await outcome
-        if tasks is not None:
-            await tasks.run()
-    finally:
-        leftover = await _leave_async(stack, None, threaded)
-        if leftover is not None:
-            raise leftover
 
 
 # ---- compiling a route -------------------------------------------------------------------------

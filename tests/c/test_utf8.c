@@ -297,11 +297,11 @@ static uint32_t rnd(void)
     return (uint32_t)(rng_state >> 16);
 }
 
-/* Appends one random valid character of 1-4 bytes. */
-static size_t put_char(uint8_t *out)
+/* Appends one random valid character of len (1-4) bytes. */
+static size_t put_len(uint8_t *out, unsigned len)
 {
     uint32_t cp;
-    switch (rnd() % 4) {
+    switch (len - 1) {
     case 0:
         out[0] = (uint8_t)(rnd() % 0x80);
         return 1;
@@ -326,6 +326,12 @@ static size_t put_char(uint8_t *out)
         out[3] = (uint8_t)(0x80 | (cp & 0x3F));
         return 4;
     }
+}
+
+/* Appends one random valid character of 1-4 bytes. */
+static size_t put_char(uint8_t *out)
+{
+    return put_len(out, 1 + rnd() % 4);
 }
 
 static int same_verdict(verdict_t a, verdict_t b)
@@ -375,6 +381,79 @@ static void test_random_splits(void)
     is_int(bad_ref, 0, "random texts: verdict and offset match the reference");
     is_int(bad_valid, 0, "random texts: pn_utf8_valid matches the oracle");
     is_int(bad_split, 0, "random texts: byte-by-byte and random pieces give the same verdict");
+}
+
+/* Long texts go through the four-lane path (blocks of 256 bytes): same verdicts. */
+static void test_long_texts(void)
+{
+    enum { ROUNDS = 3000, MAXLEN = 3000 };
+    static uint8_t s[MAXLEN + 8];
+    static size_t cuts[8];
+    long bad_ref = 0, bad_split = 0;
+    for (int r = 0; r < ROUNDS; r++) {
+        size_t n = 0, target = 256 + rnd() % (MAXLEN - 256);
+        int kind = rnd() % 4; /* 0 mixed, 1 mostly 2-byte, 2 mostly 3-byte, 3 mostly 4-byte */
+        while (n < target) {
+            unsigned len = kind == 0 || rnd() % 8 == 0 ? 1 + rnd() % 4 : (unsigned)kind + 1;
+            n += put_len(s + n, len);
+        }
+        int corrupt = rnd() % 3;
+        for (int k = 0; k < corrupt; k++) {
+            size_t at = rnd() % n;
+            switch (rnd() % 3) {
+            case 0:
+                s[at] = (uint8_t)rnd();
+                break;
+            case 1:
+                s[at] = (uint8_t)(0x80 | (rnd() & 0x3F)); /* a stray continuation byte */
+                break;
+            default:
+                s[at] = 0xED, s[at + 1 < n ? at + 1 : at] = 0xA0; /* a surrogate */
+                break;
+            }
+        }
+        if (rnd() % 4 == 0) {
+            n -= 1 + rnd() % 3;
+        }
+        verdict_t whole = run_whole(s, n);
+        bad_ref += !same_as_ref(s, n, whole);
+        size_t nc = 1 + rnd() % 4;
+        for (size_t i = 0; i < nc; i++) {
+            cuts[i] = rnd() % (n + 1);
+        }
+        for (size_t i = 1; i < nc; i++) {
+            for (size_t j = i; j > 0 && cuts[j - 1] > cuts[j]; j--) {
+                size_t t = cuts[j];
+                cuts[j] = cuts[j - 1];
+                cuts[j - 1] = t;
+            }
+        }
+        bad_split += !same_verdict(whole, run_pieces(s, n, cuts, nc));
+    }
+    is_int(bad_ref, 0, "long texts (256-3000 bytes): verdict and offset match the reference");
+    is_int(bad_split, 0, "long texts: random pieces give the same verdict");
+
+    /* a lane cannot start: four or more continuation bytes around each lane start */
+    uint8_t t[600];
+    memset(t, 'a', sizeof t);
+    for (size_t at = 60; at < 70; at++) {
+        t[at] = 0x80;
+    }
+    verdict_t v = run_whole(t, sizeof t);
+    ok(v.invalid && v.bad == 60, "continuation run at a lane boundary: error at its first byte");
+    /* a character straddling each lane start */
+    size_t n = 0;
+    while (n + 3 <= sizeof t) {
+        t[n++] = 0xE2, t[n++] = 0x82, t[n++] = 0xAC;
+    }
+    int good = 1;
+    for (size_t shift = 0; shift < 3; shift++) {
+        v = run_whole(t + shift, n - shift);
+        good &= shift == 0 ? !v.invalid && v.complete : v.invalid && v.bad == 0;
+        v = run_whole(t, n - shift);
+        good &= shift == 0 ? !v.invalid && v.complete : !v.invalid && !v.complete;
+    }
+    ok(good, "3-byte characters across lane starts, at every alignment");
 }
 
 /* The 16- and 8-byte ASCII skips: a bad byte or a character at every offset. */
@@ -462,6 +541,7 @@ int main(void)
     test_block_paths();
     test_truncate();
     test_random_splits();
+    test_long_texts();
     test_exhaustive_four();
     test_exhaustive_short();
     return tap_done();

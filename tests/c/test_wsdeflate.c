@@ -302,7 +302,7 @@ static const pn_wsdeflate_params_t DEFAULTS = {0, 0, 15, 15};
 
 static int inflate_all(pn_wsdeflate_t *d, const void *in, size_t len, pn_buf_t *out)
 {
-    return pn_wsdeflate_decompress(d, in, len, 1, out);
+    return pn_wsdeflate_decompress(d, in, len, 1, out, NULL);
 }
 
 static int buf_is(const pn_buf_t *b, const void *p, size_t n)
@@ -320,8 +320,8 @@ static void test_rfc_examples(void)
     ok(inflate_all(d, "\xf2\x00\x11\x00\x00", 5, &out) == 0 && buf_is(&out, "Hello", 5),
        "§7.2.3.2 the same message again, using the shared window");
     pn_buf_consume(&out, pn_buf_len(&out));
-    ok(pn_wsdeflate_decompress(d, "\xf2\x48\xcd", 3, 0, &out) == 0 &&
-           pn_wsdeflate_decompress(d, "\xc9\xc9\x07\x00", 4, 1, &out) == 0 &&
+    ok(pn_wsdeflate_decompress(d, "\xf2\x48\xcd", 3, 0, &out, NULL) == 0 &&
+           pn_wsdeflate_decompress(d, "\xc9\xc9\x07\x00", 4, 1, &out, NULL) == 0 &&
            buf_is(&out, "Hello", 5),
        "§7.2.3.1 fragmented: inflated piece by piece");
     pn_buf_consume(&out, pn_buf_len(&out));
@@ -444,13 +444,13 @@ static int round_trip(const pn_wsdeflate_params_t *p, int sender_role, int messa
         size_t wl = pn_buf_len(&wire), at = 0;
         while (at < wl) {
             size_t piece = rnd() % 3 == 0 ? wl - at : rnd() % (wl - at + 1);
-            if (pn_wsdeflate_decompress(rx, w + at, piece, 0, &out) != 0) {
+            if (pn_wsdeflate_decompress(rx, w + at, piece, 0, &out, NULL) != 0) {
                 bad = 2;
                 break;
             }
             at += piece;
         }
-        if (!bad && pn_wsdeflate_decompress(rx, NULL, 0, 1, &out) != 0) {
+        if (!bad && pn_wsdeflate_decompress(rx, NULL, 0, 1, &out, NULL) != 0) {
             bad = 3;
         }
         if (!bad && !buf_is(&out, msg, n)) {
@@ -538,7 +538,7 @@ static void test_limits(void)
     const pn_ws_error_t *e = pn_wsdeflate_error(rx);
     ok(rc == PN_EPROTO && e->close_code == 1009 && pn_buf_len(&out) == 1001 && e->offset == 1001,
        "one byte over -> 1009 with one byte too many appended");
-    ok(pn_wsdeflate_decompress(rx, "\x00", 1, 1, &out) == PN_EPROTO, "errors are sticky");
+    ok(pn_wsdeflate_decompress(rx, "\x00", 1, 1, &out, NULL) == PN_EPROTO, "errors are sticky");
     pn_wsdeflate_free(rx);
     pn_wsdeflate_free(tx);
 
@@ -565,7 +565,7 @@ static void test_limits(void)
     size_t at = 0;
     while (rc == 0 && at < blen) {
         size_t piece = blen - at < 4096 ? blen - at : 4096;
-        rc = pn_wsdeflate_decompress(rx, bomb + at, piece, at + piece == blen, &out);
+        rc = pn_wsdeflate_decompress(rx, bomb + at, piece, at + piece == blen, &out, NULL);
         at += piece;
     }
     e = pn_wsdeflate_error(rx);
@@ -607,6 +607,104 @@ static void test_bad_data(void)
     ok(rc == 0 && buf_is(&out, "Hello", 5), "the next message starts a new stream");
     pn_wsdeflate_free(rx);
     pn_buf_free(&out);
+}
+
+/* Deflates in[0..len) with plain zlib (level 9) as one message payload; caller frees. */
+static uint8_t *zlib_message(const void *in, size_t len, size_t *out_len)
+{
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    deflateInit2(&z, 9, Z_DEFLATED, -15, 9, Z_DEFAULT_STRATEGY);
+    size_t cap = deflateBound(&z, len) + 16;
+    uint8_t *out = malloc(cap);
+    z.next_in = (Bytef *)(uintptr_t)in;
+    z.avail_in = (uInt)len;
+    z.next_out = out;
+    z.avail_out = (uInt)cap;
+    deflate(&z, Z_SYNC_FLUSH);
+    *out_len = cap - z.avail_out - 4;
+    deflateEnd(&z);
+    return out;
+}
+
+static int inflate_text(pn_wsdeflate_t *d, const uint8_t *in, size_t len, size_t piece,
+                        pn_buf_t *out)
+{
+    pn_utf8_t u;
+    pn_utf8_init(&u);
+    size_t at = 0;
+    int rc = 0;
+    do {
+        size_t k = len - at < piece ? len - at : piece;
+        rc = pn_wsdeflate_decompress(d, in + at, k, at + k == len, out, &u);
+        at += k;
+    } while (rc == 0 && at < len);
+    return rc;
+}
+
+static void test_text(void)
+{
+    const char *text = "\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5 \xe2\x82\xac ok";
+    size_t wl;
+    uint8_t *wire = zlib_message(text, strlen(text), &wl);
+    int good = 1;
+    for (size_t piece = 1; piece <= wl; piece++) {
+        pn_wsdeflate_t *d = pn_wsdeflate_new(&DEFAULTS, PN_WSDEFLATE_SERVER, NULL);
+        pn_buf_t out = {0};
+        good &= inflate_text(d, wire, wl, piece, &out) == 0 && buf_is(&out, text, strlen(text));
+        pn_buf_free(&out);
+        pn_wsdeflate_free(d);
+    }
+    ok(good, "valid compressed text inflates and passes at every piece size");
+    free(wire);
+
+    struct {
+        const char *name, *text, *reason;
+        size_t len;
+    } bad[] = {
+        {"overlong",
+         "ab\xc0\xaf"
+         "cd",
+         "invalid UTF-8 in a text message", 6},
+        {"surrogate", "\xed\xa0\x80", "invalid UTF-8 in a text message", 3},
+        {"cut character", "ok\xe2\x82", "text message ends inside a UTF-8 sequence", 4},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        wire = zlib_message(bad[i].text, bad[i].len, &wl);
+        good = 1;
+        for (size_t piece = 1; piece <= wl; piece++) {
+            pn_wsdeflate_t *d = pn_wsdeflate_new(&DEFAULTS, PN_WSDEFLATE_SERVER, NULL);
+            pn_buf_t out = {0};
+            good &= inflate_text(d, wire, wl, piece, &out) == PN_EPROTO &&
+                    pn_wsdeflate_error(d)->close_code == 1007 &&
+                    strcmp(pn_wsdeflate_error(d)->reason, bad[i].reason) == 0;
+            pn_buf_free(&out);
+            pn_wsdeflate_free(d);
+        }
+        ok(good, "compressed text with %s -> 1007 at every piece size", bad[i].name);
+        pn_buf_t out = {0};
+        pn_wsdeflate_t *d = pn_wsdeflate_new(&DEFAULTS, PN_WSDEFLATE_SERVER, NULL);
+        ok(pn_wsdeflate_decompress(d, wire, wl, 1, &out, NULL) == 0, "the same as binary is fine");
+        pn_buf_free(&out);
+        pn_wsdeflate_free(d);
+        free(wire);
+    }
+
+    /* fail fast: a bad byte first, then 64 MiB of zeros, limit 16 MiB */
+    size_t big = 64u << 20;
+    uint8_t *m = calloc(1, big);
+    m[0] = 0xFF;
+    wire = zlib_message(m, big, &wl);
+    free(m);
+    pn_wsdeflate_t *d = pn_wsdeflate_new(&DEFAULTS, PN_WSDEFLATE_SERVER, NULL);
+    pn_buf_t out = {0};
+    int rc = inflate_text(d, wire, wl, wl, &out);
+    ok(rc == PN_EPROTO && pn_wsdeflate_error(d)->close_code == 1007 &&
+           pn_buf_len(&out) < (1u << 20),
+       "invalid text fails before the rest is inflated (%zu bytes out)", pn_buf_len(&out));
+    pn_buf_free(&out);
+    pn_wsdeflate_free(d);
+    free(wire);
 }
 
 /* ---------------- allocation failures ---------------- */
@@ -652,7 +750,7 @@ static void test_alloc_failures(void)
         }
         pn_buf_t wire = {0}, out = {0};
         int rc1 = pn_wsdeflate_compress(d, "Hello Hello Hello", 17, &wire);
-        int rc2 = pn_wsdeflate_decompress(d, "\xf2\x48\xcd\xc9\xc9\x07\x00", 7, 1, &out);
+        int rc2 = pn_wsdeflate_decompress(d, "\xf2\x48\xcd\xc9\xc9\x07\x00", 7, 1, &out, NULL);
         outcomes_ok &= rc1 == 0 || rc1 == PN_ENOMEM;
         outcomes_ok &= rc1 != 0 ? rc2 == PN_ENOMEM : (rc2 == 0 || rc2 == PN_ENOMEM);
         outcomes_ok &= rc1 != 0 || pn_buf_len(&wire) > 0;
@@ -678,6 +776,7 @@ int main(void)
     test_window_kept();
     test_limits();
     test_bad_data();
+    test_text();
     test_alloc_failures();
     return tap_done();
 }

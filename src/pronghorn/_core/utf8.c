@@ -4,7 +4,10 @@
  * Owns: the byte-level automaton of well-formed UTF-8 (RFC 3629 §4, the
  * Unicode "well-formed byte sequences" table).
  * Invariants: one table lookup and one shift per non-ASCII byte; runs of
- * ASCII in the accepting state are skipped eight or sixteen bytes at a time.
+ * ASCII in the accepting state are skipped eight or sixteen bytes at a time;
+ * long non-ASCII runs go through four automata in parallel (run_lanes), and
+ * any block they cannot vouch for is run again byte by byte, which alone
+ * decides where an error is.
  * The carried state is the automaton state, so splits never change results.
  * Must not know about: where the bytes come from.
  *
@@ -96,6 +99,77 @@ static size_t skip_ascii(const unsigned char *s, size_t i, size_t len)
     return i;
 }
 
+/* Runs s[from..to) from *st; returns the offset of the byte that rejects, or to. */
+static size_t run_dfa(const unsigned char *s, size_t from, size_t to, uint64_t *st)
+{
+    uint64_t x = *st;
+    for (size_t i = from; i < to; i++) {
+        x = rows[s[i]] >> (x & 63);
+        if ((x & 63) == REJ) {
+            *st = REJ;
+            return i;
+        }
+    }
+    *st = x & 63;
+    return to;
+}
+
+#define LANE_BLOCK 256
+
+/*
+ * s[0..LANE_BLOCK) as four interleaved automata, for instruction-level
+ * parallelism: one transition per byte is a chain of dependent shifts, four
+ * chains run side by side. Lanes 1-3 start at a byte that is not a
+ * continuation byte, where valid text is always between characters (ACC),
+ * so they start from ACC; lanes 0-2 must then end in ACC (the next lane's
+ * first byte cannot continue a character). Returns 1 with *st updated when
+ * the block is valid so far, 0 when it must be run sequentially (an error
+ * somewhere in it, or four continuation bytes where a lane should start).
+ */
+static int run_lanes(const unsigned char *s, uint64_t *st)
+{
+    size_t q[5] = {0, 0, 0, 0, LANE_BLOCK};
+    for (size_t k = 1; k < 4; k++) {
+        size_t b = k * (LANE_BLOCK / 4), stop = b + 3;
+        while (b < stop && (s[b] & 0xC0) == 0x80) {
+            b++;
+        }
+        if ((s[b] & 0xC0) == 0x80) {
+            return 0;
+        }
+        q[k] = b;
+    }
+    size_t m = LANE_BLOCK;
+    for (size_t k = 0; k < 4; k++) {
+        m = q[k + 1] - q[k] < m ? q[k + 1] - q[k] : m;
+    }
+    const unsigned char *l0 = s, *l1 = s + q[1], *l2 = s + q[2], *l3 = s + q[3];
+    uint64_t a = *st, b = ACC, c = ACC, d = ACC;
+    for (size_t j = 0; j < m; j++) {
+        a = rows[l0[j]] >> (a & 63);
+        b = rows[l1[j]] >> (b & 63);
+        c = rows[l2[j]] >> (c & 63);
+        d = rows[l3[j]] >> (d & 63);
+    }
+    for (size_t j = q[0] + m; j < q[1]; j++) {
+        a = rows[s[j]] >> (a & 63);
+    }
+    for (size_t j = q[1] + m; j < q[2]; j++) {
+        b = rows[s[j]] >> (b & 63);
+    }
+    for (size_t j = q[2] + m; j < q[3]; j++) {
+        c = rows[s[j]] >> (c & 63);
+    }
+    for (size_t j = q[3] + m; j < q[4]; j++) {
+        d = rows[s[j]] >> (d & 63);
+    }
+    if ((a & 63) != ACC || (b & 63) != ACC || (c & 63) != ACC || (d & 63) == REJ) {
+        return 0;
+    }
+    *st = d & 63;
+    return 1;
+}
+
 int pn_utf8_feed(pn_utf8_t *u, const char *p, size_t len, size_t *bad)
 {
     const unsigned char *s = (const unsigned char *)p;
@@ -114,17 +188,13 @@ int pn_utf8_feed(pn_utf8_t *u, const char *p, size_t len, size_t *bad)
                 break;
             }
         }
-        /* Blocks of 16 bytes through the automaton; REJ absorbs, so one check per block. */
-        size_t start = i, end = len - i > 16 ? i + 16 : len;
-        uint64_t before = st;
-        for (; i < end; i++) {
-            st = rows[s[i]] >> (st & 63);
+        if (len - i >= LANE_BLOCK && run_lanes(s + i, &st)) {
+            i += LANE_BLOCK;
+            continue;
         }
-        st &= 63;
+        size_t end = len - i > LANE_BLOCK ? i + LANE_BLOCK : len;
+        i = run_dfa(s, i, end, &st);
         if (st == REJ) {
-            st = before;
-            for (i = start; (st = (rows[s[i]] >> (st & 63)) & 63) != REJ; i++) {
-            }
             u->state = REJ;
             if (bad != NULL) {
                 *bad = i;

@@ -332,12 +332,11 @@ ssize_t pn_ws_write_response(char *out, size_t cap, const char *accept, pn_slice
 void pn_ws_mask(void *p, size_t len, const uint8_t key[4], uint64_t offset)
 {
     uint8_t *b = p;
-    uint8_t k[8];
-    for (int i = 0; i < 8; i++) {
-        k[i] = key[(offset + (unsigned)i) & 3];
-    }
-    uint64_t k64;
-    memcpy(&k64, k, 8);
+    unsigned r = (unsigned)(offset & 3);
+    uint8_t k[4] = {key[r], key[(r + 1) & 3], key[(r + 2) & 3], key[(r + 3) & 3]};
+    uint32_t k32;
+    memcpy(&k32, k, 4);
+    uint64_t k64 = (uint64_t)k32 << 32 | k32; /* both halves equal: byte order does not matter */
     size_t i = 0;
     for (; len - i >= 32; i += 32) {
         uint64_t w[4];
@@ -354,8 +353,15 @@ void pn_ws_mask(void *p, size_t len, const uint8_t key[4], uint64_t offset)
         w ^= k64;
         memcpy(b + i, &w, 8);
     }
+    if (len - i >= 4) {
+        uint32_t w;
+        memcpy(&w, b + i, 4);
+        w ^= k32;
+        memcpy(b + i, &w, 4);
+        i += 4;
+    }
     for (; i < len; i++) {
-        b[i] ^= k[i & 7];
+        b[i] ^= k[i & 3];
     }
 }
 

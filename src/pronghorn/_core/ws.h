@@ -179,7 +179,7 @@ typedef struct {
 #define PN_WS_EV_FIN 0x04           /* the frame has FIN set */
 #define PN_WS_EV_MESSAGE_START 0x08 /* data: the first piece of a message */
 #define PN_WS_EV_MESSAGE_END 0x10   /* data: the last piece of a message (FIN frame's end) */
-#define PN_WS_EV_COMPRESSED 0x20    /* data: the message had RSV1 (inflate it, then check UTF-8) */
+#define PN_WS_EV_COMPRESSED 0x20 /* data: RSV1 message: pn_wsdeflate_decompress checks its text */
 
 typedef struct {
     pn_slice_t data;        /* payload piece, unmasked, inside the buffer given to pn_ws_parse.

@@ -10,7 +10,7 @@
  * plus one, so exceeding the limit is seen with at most one byte too many.
  * Output space comes from the caller's pn_buf_t; zlib's own state comes from
  * the configured allocator.
- * Must not know about: frame headers, UTF-8, sockets, Python.
+ * Must not know about: frame headers, sockets, Python (UTF-8 rules are utf8.h's).
  */
 #define ZLIB_CONST
 #include "wsdeflate.h"
@@ -505,8 +505,15 @@ int pn_wsdeflate_compress(pn_wsdeflate_t *d, const void *in, size_t len, pn_buf_
     return 0;
 }
 
-/* Inflate in[0..len) into out within the message limit. */
-static int inflate_piece(pn_wsdeflate_t *d, const Bytef *in, size_t len, pn_buf_t *out)
+/*
+ * Inflate in[0..len) into out within the message limit, checking text as it
+ * comes out. Checks run on each output run in a fixed order (UTF-8, then the
+ * limit, then zlib's verdict) and output before a bad input position comes
+ * out whatever the input split, so the first error found does not depend on
+ * how the message was cut into pieces.
+ */
+static int inflate_piece(pn_wsdeflate_t *d, const Bytef *in, size_t len, pn_buf_t *out,
+                         pn_utf8_t *text)
 {
     z_stream *z = &d->inf;
     size_t left = len;
@@ -535,6 +542,12 @@ static int inflate_piece(pn_wsdeflate_t *d, const Bytef *in, size_t len, pn_buf_
         z->avail_out = avail;
         int rc = inflate(z, Z_SYNC_FLUSH);
         size_t produced = avail - z->avail_out;
+        if (text != NULL && produced > 0 &&
+            pn_utf8_feed(text, out->data + out->end, produced, NULL) != 0) {
+            out->end += produced;
+            d->inf_total += produced;
+            return fail(d, PN_EPROTO, 1007, "invalid UTF-8 in a text message");
+        }
         out->end += produced;
         d->inf_total += produced;
         if (d->inf_total > d->max_size) {
@@ -556,7 +569,8 @@ static int inflate_piece(pn_wsdeflate_t *d, const Bytef *in, size_t len, pn_buf_
     }
 }
 
-int pn_wsdeflate_decompress(pn_wsdeflate_t *d, const void *in, size_t len, int fin, pn_buf_t *out)
+int pn_wsdeflate_decompress(pn_wsdeflate_t *d, const void *in, size_t len, int fin, pn_buf_t *out,
+                            pn_utf8_t *text)
 {
     if (d->failed) {
         return d->failed;
@@ -572,11 +586,14 @@ int pn_wsdeflate_decompress(pn_wsdeflate_t *d, const void *in, size_t len, int f
     }
     int rc = 0;
     if (len > 0 && !d->inf_ended) {
-        rc = inflate_piece(d, in, len, out);
+        rc = inflate_piece(d, in, len, out, text);
     }
     if (rc == 0 && fin) {
         if (!d->inf_ended) {
-            rc = inflate_piece(d, TAIL, sizeof TAIL, out);
+            rc = inflate_piece(d, TAIL, sizeof TAIL, out, text);
+        }
+        if (rc == 0 && text != NULL && !pn_utf8_complete(text)) {
+            rc = fail(d, PN_EPROTO, 1007, "text message ends inside a UTF-8 sequence");
         }
         if (rc == 0) {
             if (d->inf_ended || d->inf_reset) {

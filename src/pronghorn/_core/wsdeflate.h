@@ -10,8 +10,9 @@
  * (a side that never sends compressed messages never pays for a deflate
  * stream) through an optional allocator; every allocation failure is
  * returned as PN_ENOMEM, never an abort. Negotiation does not allocate.
- * Must not know about: frames and RSV1 (ws.h), UTF-8 (the caller checks
- * inflated text with utf8.h), sockets, Python.
+ * Must not know about: frames and RSV1 (ws.h), sockets, Python. Inflated
+ * text is checked with utf8.h, inside the inflate loop, so that a bad byte
+ * fails the message before the rest is inflated.
  *
  * Memory per connection (zlib's figures): a deflate stream uses about
  * 2^(window+2) + 2^(mem_level+9) bytes (256 KiB at 15/8), an inflate
@@ -26,7 +27,8 @@
 
 #include "buf.h"   /* pn_buf_t, PN_ENOMEM */
 #include "http1.h" /* pn_header_t, PN_EPROTO */
-#include "ws.h"    /* pn_ws_error_t */
+#include "utf8.h"
+#include "ws.h" /* pn_ws_error_t */
 
 /* ---------------- negotiation (RFC 7692 §5, §7.1) ---------------- */
 
@@ -134,15 +136,21 @@ int pn_wsdeflate_compress(pn_wsdeflate_t *d, const void *in, size_t len, pn_buf_
  * data of pn_ws_parse events with PN_WS_EV_COMPRESSED, in order) and append
  * the output to out; fin = 1 with the last piece (PN_WS_EV_MESSAGE_END,
  * possibly len 0) appends 00 00 FF FF and ends the message (§7.2.2).
- * Returns 0, PN_ENOMEM, or PN_EPROTO with pn_wsdeflate_error(): 1009 when the
- * message inflates past max_message_size (found while inflating: at most
- * max_message_size + 1 bytes of this message are ever appended), 1007 for
- * invalid DEFLATE data. Data after a final block (BFINAL) is ignored; the
- * stream then restarts with an empty window (the sender's compressor had to
- * restart too). After an error the codec is failed (sticky) and out may
- * hold part of the message.
+ * text: for a TEXT message, the message's UTF-8 state (pn_utf8_init at the
+ * message start); the output is validated as it is produced, failing fast,
+ * and must be complete at fin. NULL for BINARY messages.
+ * Returns 0, PN_ENOMEM, or PN_EPROTO with pn_wsdeflate_error(): 1007 for
+ * invalid UTF-8 in text or invalid DEFLATE data, 1009 when the message
+ * inflates past max_message_size (found while inflating: at most
+ * max_message_size + 1 bytes of this message are ever appended). The first
+ * error found, and its close code, do not depend on how the payload was cut
+ * into pieces. Data after a final block (BFINAL) is ignored; the stream
+ * then restarts with an empty window (the sender's compressor had to
+ * restart too). After an error the codec is failed (sticky) and out may hold
+ * part of the message.
  */
-int pn_wsdeflate_decompress(pn_wsdeflate_t *d, const void *in, size_t len, int fin, pn_buf_t *out);
+int pn_wsdeflate_decompress(pn_wsdeflate_t *d, const void *in, size_t len, int fin, pn_buf_t *out,
+                            pn_utf8_t *text);
 
 /* The error of the last failed call (close_code 1007/1009/1011, reason); offset is the
  * number of inflated bytes of the message at the failure. Unspecified before a failure. */

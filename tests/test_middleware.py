@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 import pytest
 
@@ -214,6 +215,123 @@ def test_sync_route_without_middleware_runs_without_task_or_coroutine(connect, m
     monkeypatch.setattr(app, "_handle", fail)
     assert connect(app).get("/").json() == "ok"
     assert seen["task"] is None
+
+
+# ---- ASGI middleware classes: app.add_middleware --------------------------------------------
+
+
+class ScopeRewriter:
+    """A raw ASGI middleware: changes the scope and the response head."""
+
+    def __init__(self, app, tag: str) -> None:
+        self.app = app
+        self.tag = tag
+
+    async def __call__(self, scope, receive, send):
+        scope = dict(scope, client=("203.0.113.9", 1234), scheme="https",
+                     headers=[*scope["headers"], (b"x-tag", self.tag.encode())])
+        scope["session"] = {"user": "ann"}
+
+        async def wrapped_send(message):
+            if message["type"] == "http.response.start":
+                message = dict(message, headers=[*message["headers"], (b"x-wrapped", b"1")])
+            await send(message)
+
+        await self.app(scope, receive, wrapped_send)
+
+
+def asgi_app() -> Pronghorn:
+    app = middleware_app([])
+
+    @app.post("/echo")
+    async def echo(request: Request):
+        return {"body": (await request.body()).decode(), "client": list(request.client),
+                "url": str(request.url), "tag": request.headers.get("x-tag"),
+                "session": request.session}
+
+    return app
+
+
+def test_asgi_middleware_sees_and_changes_the_exchange(connect):
+    app = asgi_app()
+    app.add_middleware(ScopeRewriter, tag="t1")
+    assert app.engine_options()["router"] is None
+    client = connect(app)
+    response = client.post("/echo", content=b"payload")
+    assert response.headers["x-wrapped"] == "1"
+    body = response.json()
+    assert body["body"] == "payload" and body["tag"] == "t1"
+    assert body["client"] == ["203.0.113.9", 1234]
+    assert body["url"].startswith("https://") and body["session"] == {"user": "ann"}
+    streamed = client.get("/stream")  # streamed bodies go through the middleware's send
+    assert (streamed.text, streamed.headers["x-wrapped"]) == ("abc", "1")
+    assert client.get("/missing").status_code == 404
+
+
+def test_starlette_middleware_classes(connect):
+    from starlette.middleware.cors import CORSMiddleware
+    from starlette.middleware.gzip import GZipMiddleware
+    from starlette.middleware.trustedhost import TrustedHostMiddleware
+
+    app = middleware_app([])
+    app.get("/big")(lambda: PlainTextResponse("x" * 5000))
+    app.add_middleware(GZipMiddleware, minimum_size=100)
+    app.add_middleware(CORSMiddleware, allow_origins=["https://example.org"], allow_methods=["*"])
+    client = connect(app)
+    response = client.get("/big", headers={"accept-encoding": "gzip", "origin":
+                                           "https://example.org"})
+    assert response.headers["content-encoding"] == "gzip"
+    assert response.headers["access-control-allow-origin"] == "https://example.org"
+    assert response.text == "x" * 5000  # httpx decompresses
+    preflight = client.options("/big", headers={
+        "origin": "https://example.org", "access-control-request-method": "GET"})
+    assert preflight.status_code == 200  # answered by the middleware itself
+    strict = middleware_app([])
+    strict.add_middleware(TrustedHostMiddleware, allowed_hosts=["good.example"])
+    assert connect(strict).get("/").status_code == 400
+
+
+def test_files_head_background_and_errors_under_asgi_middleware(connect, transport, tmp_path,
+                                                                caplog):
+    from pronghorn import BackgroundTask, FileResponse
+
+    done = []
+    (tmp_path / "f.txt").write_bytes(b"0123456789")
+    app = middleware_app([])
+    app.get("/file")(lambda: FileResponse(tmp_path / "f.txt"))
+    app.get("/bg")(lambda: PlainTextResponse("ok", background=BackgroundTask(done.append, 1)))
+    app.add_middleware(ScopeRewriter, tag="t")
+    options = {"raise_server_exceptions": False} if transport == "testclient" else {}
+    client = connect(app, **options)
+    ranged = client.get("/file", headers={"range": "bytes=2-4"})
+    assert (ranged.status_code, ranged.text) == (206, "234")
+    assert ranged.headers["content-range"] == "bytes 2-4/10"
+    etag = client.get("/file").headers["etag"]
+    assert client.get("/file", headers={"if-none-match": etag}).status_code == 304
+    head = client.head("/file")
+    assert (head.headers["content-length"], head.content) == ("10", b"")
+    assert client.get("/bg").text == "ok"
+    with caplog.at_level(logging.CRITICAL, logger="pronghorn.error"):
+        assert client.get("/boom").status_code == 500
+    for _ in range(200):  # over a socket the task may still be running after the response
+        if done:
+            break
+        time.sleep(0.01)
+    assert done == [1]
+
+
+def test_function_middleware_runs_inside_asgi_middleware(connect):
+    events: list[str] = []
+    app = middleware_app(events)
+
+    @app.middleware("http")
+    async def inner(request, call_next):
+        events.append(f"function sees {request.headers.get('x-tag')}")
+        return await call_next(request)
+
+    app.add_middleware(ScopeRewriter, tag="outer")
+    connect(app).get("/")
+    assert events == ["function sees outer", "handler"]
 
 
 def test_docs_middleware_examples_run():

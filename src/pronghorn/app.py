@@ -3,7 +3,8 @@
 Owns: ``Pronghorn`` — registration (it is an ``APIRouter`` whose routes go
 straight into the app's C route table), the per-request entry point
 ``_handle`` (404, 405 with ``Allow``, trailing-slash redirects, mounts,
-function middleware), exception handling (``HTTPException``, validation
+function middleware; ASGI middleware classes are run by
+``pronghorn.middleware``), exception handling (``HTTPException``, validation
 errors, ``exception_handler`` registrations, 500 for the rest) and the
 lifespan (``lifespan=`` context manager, ``on_startup``/``on_shutdown``).
 
@@ -113,6 +114,7 @@ class Pronghorn(APIRouter):
         # Dependency callable -> replacement, consulted per request (for tests).
         self.dependency_overrides: dict[Callable[..., Any], Callable[..., Any]] = {}
         self._middleware: list[Middleware] = []
+        self._asgi_middleware: list[tuple[type, tuple[Any, ...], dict[str, Any]]] = []
         self._table = RouteTable(lambda route: compile_endpoint(route, self))
         self._dispatch: Callable[[Any], Any] = self._route
         # OpenAPI (pronghorn.openapi): FastAPI's settings, names and defaults.
@@ -179,11 +181,27 @@ class Pronghorn(APIRouter):
     def add_http_middleware(self, func: Middleware) -> None:
         """Wrap the app in ``func(request, call_next)``; the last added runs first."""
         self._middleware.append(func)
+        self._build_dispatch()
+
+    def add_middleware(self, middleware_class: type, *args: Any, **options: Any) -> None:
+        """Wrap the app in an ASGI middleware class: ``middleware_class(app, *args, **options)``
+        (Starlette's API; the last added is the outermost). Requests then take the ASGI
+        path through the engine's ASGI bridge; the function middleware runs inside."""
+        self._asgi_middleware.insert(0, (middleware_class, args, options))
+        self._build_dispatch()
+
+    def _build_dispatch(self) -> None:
         dispatch = self._route
-        for middleware in self._middleware[:-1]:
-            dispatch = _wrap(middleware, dispatch)
-        # The outermost one also answers what escapes the middleware (as a handler's error).
-        self._dispatch = _wrap(self._middleware[-1], dispatch, self._exception_response)
+        if self._middleware:
+            for middleware in self._middleware[:-1]:
+                dispatch = _wrap(middleware, dispatch)
+            # The outermost one also answers what escapes the middleware (a handler's error).
+            dispatch = _wrap(self._middleware[-1], dispatch, self._exception_response)
+        if self._asgi_middleware:
+            from pronghorn.middleware import asgi_dispatch
+
+            dispatch = asgi_dispatch(self, self._asgi_middleware, dispatch)
+        self._dispatch = dispatch
 
     def add_event_handler(self, event: str, func: Hook) -> None:
         """Add a startup or shutdown hook (sync function or coroutine function)."""
@@ -258,7 +276,7 @@ class Pronghorn(APIRouter):
         return {
             "app": self,
             # Without middleware the C router calls routed endpoints directly.
-            "router": None if self._middleware else self._table.core,
+            "router": None if self._middleware or self._asgi_middleware else self._table.core,
         }
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:

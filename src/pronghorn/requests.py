@@ -113,6 +113,35 @@ class Request(_core.Request):
         """The URL of the application root: ``scheme://host/``."""
         return URL(f"{self.scheme}://{self._authority}/")
 
+    @_lazy
+    def scope(self) -> dict[str, Any]:
+        """The ASGI HTTP scope of this request, built on first use (under ASGI middleware:
+        the scope the middleware passed on, with what it added: ``session``, ``user``...)."""
+        scope = self._asgi_scope("", None)
+        scope["root_path"] = self.root_path
+        return scope
+
+    @property
+    def session(self) -> dict[str, Any]:
+        """The session of Starlette's ``SessionMiddleware`` (``app.add_middleware``)."""
+        if "session" not in self.scope:
+            raise AssertionError("SessionMiddleware must be installed to access request.session")
+        return self.scope["session"]
+
+    @property
+    def user(self) -> Any:
+        """Set by Starlette's ``AuthenticationMiddleware``."""
+        if "user" not in self.scope:
+            raise AssertionError("AuthenticationMiddleware must be installed to access request.user")
+        return self.scope["user"]
+
+    @property
+    def auth(self) -> Any:
+        """Set by Starlette's ``AuthenticationMiddleware``."""
+        if "auth" not in self.scope:
+            raise AssertionError("AuthenticationMiddleware must be installed to access request.auth")
+        return self.scope["auth"]
+
     def url_for(self, name: str, /, **path_params: Any) -> URL:
         """The absolute URL of the route called ``name`` (``app.url_path_for``)."""
         path = self.app.url_path_for(name, **path_params)

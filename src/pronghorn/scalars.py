@@ -54,6 +54,7 @@ def fail(kind: str, msg: str, value: Any, ctx: dict[str, Any] | None = None) -> 
 
 # ---- numbers -------------------------------------------------------------------------
 
+_I64 = 2**63  # pydantic's integers from floats (and ints read as bools) are 64-bit
 INT_PARSING = "Input should be a valid integer, unable to parse string as an integer"
 FLOAT_PARSING = "Input should be a valid number, unable to parse string as a number"
 _INT_WITH_ZERO_FRACTION = re.compile(r"\s*([+-]?\d+(?:_\d+)*)\.0+\s*")
@@ -78,6 +79,9 @@ def to_int(value: Any) -> int:
     if cls is float:
         if not math.isfinite(value):
             raise fail("finite_number", "Input should be a finite number", value)
+        if abs(value) >= _I64:
+            raise fail("int_parsing_size", "Unable to parse input string as an integer, "
+                       "exceeded maximum size", value)
         if value.is_integer():
             return int(value)
         raise fail("int_from_float",
@@ -99,9 +103,14 @@ def to_float(value: Any) -> float:
     if cls is float:
         return value
     if cls is str:
-        if value.isascii():
+        text = value
+        if "_" in text:  # pydantic: underscores between characters, no surrounding blanks
+            if text[0] == "_" or text[-1] == "_" or "__" in text or text != text.strip():
+                raise fail("float_parsing", FLOAT_PARSING, value)
+            text = text.replace("_", "")
+        if text.isascii():
             try:
-                return float(value)
+                return float(text)
             except ValueError:
                 pass
         raise fail("float_parsing", FLOAT_PARSING, value)
@@ -183,7 +192,8 @@ def to_bool(value: Any) -> bool:
             return True
         if value == 0:
             return False
-        if isinstance(value, int):
+        if (isinstance(value, int) or isinstance(value, float) and value.is_integer()) and (
+                -_I64 <= value < _I64):
             raise fail("bool_parsing",
                        "Input should be a valid boolean, unable to interpret input", value)
     raise fail("bool_type", "Input should be a valid boolean", value)

@@ -201,15 +201,26 @@ def type_label(annotation: Any) -> str:
 _INF = float("inf")
 
 
+def _shown(number: Any) -> str:
+    """A bound as pydantic writes it in messages: ``1`` for ``1.0``."""
+    if isinstance(number, float) and number.is_integer():
+        return str(int(number))
+    return str(number)
+
+
 def _number_checks(kind: type, cons: dict[str, Any], convert: Validator) -> Validator:
-    def ctx_value(value: Any) -> Any:
-        return float(value) if kind is float else value
+    def ctx_value(value: Any) -> Any:  # the bound as the field's type, as pydantic's ctx has it
+        if kind is float:
+            return float(value)
+        if kind is int and isinstance(value, float) and value.is_integer():
+            return int(value)
+        return value
 
     checks: list[tuple[Callable[[Any], bool], str, str, str]] = []
     if cons.get("multiple_of") is not None:
         m = cons["multiple_of"]
         checks.append((lambda v, m=m: v % m == 0, "multiple_of", "multiple_of",
-                       f"Input should be a multiple of {m}"))
+                       f"Input should be a multiple of {_shown(m)}"))
     for name, kind_name, words, test in (
         ("le", "less_than_equal", "less than or equal to", lambda v, c: v <= c),
         ("lt", "less_than", "less than", lambda v, c: v < c),
@@ -219,7 +230,7 @@ def _number_checks(kind: type, cons: dict[str, Any], convert: Validator) -> Vali
         bound = cons.get(name)
         if bound is not None:
             checks.append((lambda v, c=bound, t=test: t(v, c), kind_name, name,
-                           f"Input should be {words} {bound}"))
+                           f"Input should be {words} {_shown(bound)}"))
     finite = cons.get("allow_inf_nan") is False
     max_digits = cons.get("max_digits")
     places = cons.get("decimal_places")

@@ -1047,3 +1047,35 @@ def test_graceful_shutdown_closes_open_websockets_with_1001():
             assert info.value.rcvd is not None and info.value.rcvd.code == 1001
     finally:
         server.close()
+
+
+# ---- the example app and the docs ------------------------------------------------------------
+
+
+def test_chat_example():
+    from examples import chat
+
+    chat.room.members.clear()
+    chat.room.messages = 0
+    with TestClient(chat.app) as client:
+        assert "new WebSocket" in client.get("/").text
+        with client.websocket_connect("/ws?name=ann") as ann:
+            assert ann.receive_json() == {"type": "join", "name": "ann", "members": 1}
+            with client.websocket_connect("/ws?name=bob") as bob:
+                assert bob.receive_json() == {"type": "join", "name": "bob", "members": 2}
+                assert ann.receive_json()["name"] == "bob"
+                bob.send_text("hello")
+                said = {"type": "message", "name": "bob", "text": "hello"}
+                assert ann.receive_json() == said and bob.receive_json() == said
+                response = client.get("/metrics?count=2&interval=0")
+                assert response.headers["content-type"].startswith("text/event-stream")
+                events = [block for block in response.text.split("\n\n") if block]
+                assert len(events) == 2 and "event: metrics" in events[0]
+                assert '"members":2' in events[0] and '"messages":1' in events[0]
+            assert ann.receive_json() == {"type": "leave", "name": "bob", "members": 1}
+
+
+def test_docs_websockets_examples():
+    from tests.conftest import run_markdown_examples
+
+    run_markdown_examples("docs/websockets.md")

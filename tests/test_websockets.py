@@ -1079,3 +1079,9 @@ def test_docs_websockets_examples():
     from tests.conftest import run_markdown_examples
 
     run_markdown_examples("docs/websockets.md")
+
+
+def test_docs_sse_examples():
+    from tests.conftest import run_markdown_examples
+
+    run_markdown_examples("docs/sse.md")

@@ -213,8 +213,10 @@ void pn_ws_parser_init(pn_ws_parser_t *p, uint64_t max_message_size, unsigned fl
  * data.len == 0); later calls return the rest, never empty. Control frames
  * (CLOSE, PING, PONG) come out whole, in one event, once header and payload
  * are all in buf; for CLOSE, ev->close_code is the code and ev->data the
- * reason. Payload bytes are unmasked in place: buf is written, but only in
- * the consumed range, and ev->data points into it.
+ * reason. Payload bytes are unmasked in place: buf is written only in the
+ * consumed range (and, when PN_EPROTO is returned, in the failing frame's
+ * payload), and ev->data points into it. Nothing is written when
+ * PN_INCOMPLETE is returned.
  *
  * Errors, in the order they are checked, each as soon as the bytes that show
  * it are present (fail fast):

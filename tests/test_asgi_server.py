@@ -759,12 +759,6 @@ def test_pathsend(serve, tmp_path):
         assert conn.request("GET", "/small").body == STATIC.read_bytes()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine: _core.HandlerTask has no _loop attribute. anyio.to_thread.run_sync (Starlette's "
-    "FileResponse stat, FastAPI's def endpoints and dependencies) looks for the root task; "
-    "on a loop not started by run_until_complete/asyncio.Runner it falls back to "
-    "asyncio.current_task() - the HandlerTask - and reads root_task._loop: AttributeError, "
-    "a 500. `pronghorn run` is not affected (its Runner task is found first)."))
 def test_anyio_worker_threads_on_a_run_forever_loop(serve):
     import anyio
 
@@ -1091,10 +1085,6 @@ def test_mounted_asgi_app_exception_reaches_the_testclient():
         assert client.get("/sub/boom").status_code == 500
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine: _core.HandlerTask has no _loop attribute (see "
-    "test_anyio_worker_threads_on_a_run_forever_loop): a FastAPI def endpoint of an app "
-    "mounted in a Pronghorn app fails under the TestClient"))
 def test_mounted_fastapi_sync_endpoint_under_the_testclient():
     from fastapi import FastAPI
 

@@ -78,10 +78,6 @@ def test_http_exception_without_body(connect):
     assert response.headers["etag"] == '"v1"'
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine: the response writer adds 'content-length: 0' to a 304 built from a Response "
-    "object (Request._start(304, ..., -1) omits it); RFC 9110 §8.6: a server MUST NOT send "
-    "Content-Length in a 304 unless it equals the size a 200 would have"))
 def test_304_has_no_wrong_content_length(connect):
     response = connect(errors_app()).get("/not-modified")
     assert "content-length" not in response.headers

@@ -457,6 +457,11 @@ int pn_conn_response_start(pn_conn_t *c, int status, const pn_header_t *headers,
     if (!app_date && c->cfg->date) {
         rc |= put_header(b, PN_SLICE_LIT("date"), (pn_slice_t){c->cfg->date, 29});
     }
+    /* RFC 9110 §8.6: no Content-Length in a 204; in a 304 only the one the app declared
+     * (the size a 200 would have), never the empty body's 0. */
+    if (status == 304) {
+        length = declared;
+    }
     if (length >= 0 && status >= 200 && status != 204) {
         rc |= PUT(b, "content-length: ");
         rc |= put_u64(b, (uint64_t)length, 0);

@@ -611,6 +611,7 @@ static PyGetSetDef task_getset[] = {
     {"_fut_waiter", (getter)task_get_fut_waiter, NULL, "the future the task waits on", NULL},
     {"_must_cancel", (getter)task_get_must_cancel, NULL, "a cancel is pending", NULL},
     {"_coro", (getter)task_get_coro, NULL, "the coroutine", NULL},
+    {"_loop", (getter)task_get_loop, NULL, "the event loop (read by anyio)", NULL},
     {NULL},
 };
 

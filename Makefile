@@ -50,7 +50,7 @@ pytest: build
 # libFuzzer targets (clang from Debian). `make fuzz` runs each for FUZZ_SECONDS.
 tests/fuzz/bin/%: tests/fuzz/%.c $(PURE_C) $(CORE_H)
 	@mkdir -p tests/fuzz/bin
-	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -I$(CORE) -o $@ $< $(PURE_C) -lz
+	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -I$(CORE) -o $@ $< $(PURE_C) -lz
 
 fuzz: $(FUZZERS)
 	@set -e; for f in $(FUZZERS); do n=$$(basename $$f); mkdir -p tests/fuzz/work/$$n; \

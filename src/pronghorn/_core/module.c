@@ -239,10 +239,12 @@ static int core_exec(PyObject *mod)
     st->enter_task = PyObject_GetAttrString(aio_tasks, "_enter_task");
     st->leave_task = PyObject_GetAttrString(aio_tasks, "_leave_task");
     st->current_task = PyObject_GetAttrString(aio_tasks, "current_task");
+    st->current_tasks = PyObject_GetAttrString(aio_tasks, "_current_tasks");
     Py_DECREF(aio);
     Py_DECREF(aio_tasks);
     if (st->CancelledError == NULL || st->InvalidStateError == NULL || st->enter_task == NULL ||
-        st->leave_task == NULL || st->current_task == NULL) {
+        st->leave_task == NULL || st->current_task == NULL ||
+        st->current_tasks == NULL || !PyDict_Check(st->current_tasks)) {
         return -1;
     }
     if (PyModule_AddIntConstant(mod, "BODY_NONE", PN_BODY_NONE) < 0 ||
@@ -272,6 +274,7 @@ static int core_traverse(PyObject *mod, visitproc visit, void *arg)
     Py_VISIT(st->enter_task);
     Py_VISIT(st->leave_task);
     Py_VISIT(st->current_task);
+    Py_VISIT(st->current_tasks);
     Py_VISIT(st->ClientDisconnect);
     Py_VISIT(st->ProtocolError);
     Py_VISIT(st->get_running_loop);
@@ -294,6 +297,7 @@ static int core_clear(PyObject *mod)
     Py_CLEAR(st->enter_task);
     Py_CLEAR(st->leave_task);
     Py_CLEAR(st->current_task);
+    Py_CLEAR(st->current_tasks);
     Py_CLEAR(st->str_call_soon);
     Py_CLEAR(st->str_background);
     Py_CLEAR(st->str_streaming);

@@ -30,6 +30,7 @@ typedef struct {
     PyObject *CancelledError;   /* asyncio.CancelledError */
     PyObject *InvalidStateError;/* asyncio.InvalidStateError */
     PyObject *enter_task, *leave_task, *current_task; /* from asyncio.tasks */
+    PyObject *current_tasks;    /* asyncio.tasks._current_tasks: loop -> current task */
     /* interned attribute names */
     PyObject *str_status_code, *str_body, *str_raw_headers;
     PyObject *str_add_reader, *str_remove_reader, *str_call_later, *str_create_future;

@@ -219,16 +219,17 @@ static void step(PnTaskObject *t, PyObject *exc)
     PyObject *outer = NULL;
     int entered = 0;
     if (t->loop != NULL) {
-        entered = call_enter_leave(t, st->enter_task) == 0;
-        if (!entered && PyErr_ExceptionMatches(PyExc_RuntimeError)) {
-            PyErr_Clear();
-            outer = PyObject_CallOneArg(st->current_task, t->loop);
-            if (outer != NULL && outer != Py_None) {
-                PyObject *args[2] = {t->loop, outer};
-                PyObject *r = PyObject_Vectorcall(st->leave_task, args, 2, NULL);
-                Py_XDECREF(r);
-                entered = r != NULL && call_enter_leave(t, st->enter_task) == 0;
-            }
+        /* asyncio's own registry of current tasks (a dict loop -> task): when another
+         * task is current, swap it out first instead of provoking _enter_task's error. */
+        outer = PyDict_GetItemWithError(st->current_tasks, t->loop);
+        Py_XINCREF(outer);
+        if (outer != NULL) {
+            PyObject *args[2] = {t->loop, outer};
+            PyObject *r = PyObject_Vectorcall(st->leave_task, args, 2, NULL);
+            Py_XDECREF(r);
+            entered = r != NULL && call_enter_leave(t, st->enter_task) == 0;
+        } else if (!PyErr_Occurred()) {
+            entered = call_enter_leave(t, st->enter_task) == 0;
         }
         if (!entered) {
             Py_XDECREF(outer);
@@ -253,7 +254,7 @@ static void step(PnTaskObject *t, PyObject *exc)
         if (call_enter_leave(t, st->leave_task) < 0) {
             PyErr_WriteUnraisable((PyObject *)t);
         }
-        if (outer != NULL && outer != Py_None) {
+        if (outer != NULL) {
             PyObject *args[2] = {t->loop, outer};
             PyObject *r = PyObject_Vectorcall(st->enter_task, args, 2, NULL);
             if (r == NULL) {

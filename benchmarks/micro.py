@@ -23,7 +23,9 @@ import timeit
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-CORE = ROOT / "src" / "pronghorn" / "_core"
+# Sources under test: this tree, or the tree whose src/ PRONGHORN_SRC names (see run.py).
+TREE = Path(os.environ.get("PRONGHORN_SRC", ROOT / "src")).resolve().parent
+CORE = TREE / "src" / "pronghorn" / "_core"
 BUILD = ROOT / "benchmarks" / ".build"
 CFLAGS = ["-O3", "-std=c11", "-D_GNU_SOURCE", "-DNDEBUG", f"-I{CORE}"]
 CALLGRIND_ITERS = 2000
@@ -45,20 +47,24 @@ def _pinned(cmd: list[str]) -> list[str]:
     return ["taskset", "-c", "1", *cmd] if shutil.which("taskset") else cmd
 
 
-def parser_timings() -> dict[str, float]:
-    exe = _cc("bench_http1", [ROOT / "tests/c/bench_http1.c", CORE / "http1.c", CORE / "chunked.c"])
-    out = subprocess.run(_pinned([str(exe)]), check=True, capture_output=True, text=True).stdout
-    result = {}
-    for line in out.splitlines():
-        m = re.match(r"(.+?)\s+(\d+) bytes.*?([\d.]+) ns/request", line)
-        if m:
-            result[m.group(1).strip()] = float(m.group(3))
+def parser_timings(runs: int = 2) -> dict[str, float]:
+    """Best of ``runs`` runs of bench_http1 (itself best of 5): the machine may be shared."""
+    exe = _cc("bench_http1", [TREE / "tests/c/bench_http1.c", CORE / "http1.c", CORE / "chunked.c"])
+    result: dict[str, float] = {}
+    for _ in range(runs):
+        out = subprocess.run(_pinned([str(exe)]), check=True, capture_output=True,
+                             text=True).stdout
+        for line in out.splitlines():
+            m = re.match(r"(.+?)\s+(\d+) bytes.*?([\d.]+) ns/request", line)
+            if m:
+                name, ns = m.group(1).strip(), float(m.group(3))
+                result[name] = min(ns, result.get(name, ns))
     return result
 
 
 def router_timings() -> dict[str, dict[str, float]]:
     """ns per lookup at 1,000 routes: 'hot' (one path per case) and 'spread' (512 paths)."""
-    exe = _cc("bench_router", [ROOT / "tests/c/bench_router.c", CORE / "router.c"])
+    exe = _cc("bench_router", [TREE / "tests/c/bench_router.c", CORE / "router.c"])
     out = subprocess.run(_pinned([str(exe)]), check=True, capture_output=True, text=True).stdout
     tables, names = [], []
     for line in out.splitlines():

@@ -61,7 +61,9 @@ def machine_info() -> dict:
                 break
     except OSError:
         pass
-    root = Path(__file__).resolve().parent.parent
+    from benchmarks.servers import PRONGHORN_SRC
+
+    root = PRONGHORN_SRC.parent
     commit = _first_line(["git", "-C", str(root), "rev-parse", "--short", "HEAD"])
     dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--", "src"],
                            capture_output=True, text=True).stdout.strip()

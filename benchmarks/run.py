@@ -4,17 +4,21 @@ Runs every server of benchmarks/servers.py one at a time, pinned to CPU 0,
 with wrk pinned to CPU 1: the same routes (benchmarks/apps/) and the same
 response bytes, checked once per server before measuring. Rounds are
 interleaved (each round visits every server, in a rotated order) and every
-figure reported is the median over rounds. Then the idle keep-alive
-connections scenario, then the C micro-benchmarks (benchmarks/micro.py).
+figure reported is the median over rounds. In the last round each server's
+session ends with the idle keep-alive connections scenario. Then the C
+micro-benchmarks (benchmarks/micro.py).
 
 Writes benchmarks/results/latest.{md,json,png}, a dated copy of the .md and
-.json, and the Benchmarks section at the end of README.md (full runs only).
+.json, and the Benchmarks section at the end of README.md; --quick runs write
+quick.*, --only runs partial.*, and neither touches README.md.
 
     python benchmarks/run.py [--quick] [--duration S] [--rounds N] [--connections C]
                              [--idle-connections N] [--only KEY,...] [--no-micro]
 
 BENCH_DURATION, BENCH_ROUNDS, BENCH_CONNECTIONS and BENCH_IDLE_CONNECTIONS
-set the same defaults from the environment.
+set the same defaults from the environment. PRONGHORN_SRC=/path/to/tree/src
+benchmarks another built tree (e.g. a `git worktree` of a commit, built with
+`python setup.py build_ext --inplace`) instead of this one's src/.
 """
 
 from __future__ import annotations
@@ -86,9 +90,10 @@ def _log(message: str) -> None:
 
 
 def measure_round(server: servers.Server, args: argparse.Namespace, entry: dict,
-                  check: bool) -> dict:
+                  check: bool, idle: bool) -> dict:
     """All wrk scenarios against one server (restarted if it dies); figures + peak memory.
-    With ``check``, first compare every route's answer with the expected bytes."""
+    With ``check``, first compare every route's answer with the expected bytes; with
+    ``idle``, end with the idle keep-alive connections scenario on the same server."""
     out: dict = {"scenarios": {}, "crashes": []}
     stack = contextlib.ExitStack()
     running = None
@@ -123,21 +128,32 @@ def measure_round(server: servers.Server, args: argparse.Namespace, entry: dict,
                 _log(f"    {sc.key:<10} FAILED: {r['error'][:300]}")
         if running is not None and running.alive():
             out["memory"] = servers.tree_memory_kib(running.proc.pid)
+            if idle:
+                entry["idle"] = measure_idle(running, args.idle_connections)
     finally:
         stack.close()
     return out
 
 
-def measure_idle(running: servers.Running, count: int, connections: int) -> dict:
-    load.wrk(running.port, load.SCENARIOS[0], connections, 1)  # same warm state as the rounds
+def measure_idle(running: servers.Running, count: int) -> dict:
+    """RSS growth of the server's process tree while ``count`` idle connections are held
+    (after the load scenarios: the server is warm and its heap has settled)."""
+    _log(f"    idle connections ({count:,})")
     time.sleep(0.5)
     before = servers.tree_memory_kib(running.proc.pid)
-    r = load.idle_connections(running.port, count,
-                              lambda: servers.tree_memory_kib(running.proc.pid))
+    try:
+        r = load.idle_connections(running.port, count,
+                                  lambda: servers.tree_memory_kib(running.proc.pid))
+    except (TimeoutError, OSError) as exc:
+        _log(f"      FAILED: {exc!r}")
+        return {"error": repr(exc)}
     delta_kib = r["after"]["rss_kib"] - before["rss_kib"]
     held = r["held"]
-    return {**r, "before": before, "delta_kib": delta_kib,
-            "bytes_per_conn": delta_kib * 1024 / held if held else None}
+    per = delta_kib * 1024 / held if held else None
+    _log(f"      held {held:,}/{count:,} (opened in {r['open_seconds']} s, {r['failed']} "
+         f"failed), RSS +{delta_kib:,} KiB"
+         + (f" = {per / 1024:.2f} KiB per connection" if per is not None else ""))
+    return {**r, "before": before, "delta_kib": delta_kib, "bytes_per_conn": per}
 
 
 def _median(values: list[float]) -> float | None:
@@ -184,7 +200,9 @@ def run(args: argparse.Namespace) -> dict:
     notes = servers.pronghorn_notes()
     raw: dict = {
         "started": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "command": " ".join(["python", "benchmarks/run.py", *map(shlex.quote, sys.argv[1:])]),
+        "command": " ".join(([f"PRONGHORN_SRC={os.environ['PRONGHORN_SRC']}"]
+                             if os.environ.get("PRONGHORN_SRC") else [])
+                            + ["python", "benchmarks/run.py", *map(shlex.quote, sys.argv[1:])]),
         "settings": {"duration_s": args.duration, "rounds": args.rounds,
                      "connections": args.connections,
                      "idle_connections": args.idle_connections,
@@ -204,26 +222,12 @@ def run(args: argparse.Namespace) -> dict:
             entry = raw["servers"][s.key]
             _log(f"round {rnd + 1}/{args.rounds}: {s.label}")
             try:
-                entry["rounds"].append(measure_round(s, args, entry, check=rnd == 0))
+                last = rnd == args.rounds - 1
+                entry["rounds"].append(measure_round(
+                    s, args, entry, check=rnd == 0, idle=last and args.idle_connections > 0))
             except servers.ServerFailed as exc:
                 _log(f"    FAILED to start: {exc}")
                 entry.setdefault("failures", []).append(str(exc))
-    if args.idle_connections:
-        for s in active:
-            _log(f"idle connections ({args.idle_connections:,}): {s.label}")
-            try:
-                with servers.running(s) as running:
-                    r = measure_idle(running, args.idle_connections, args.connections)
-            except (servers.ServerFailed, TimeoutError, OSError) as exc:
-                r = {"error": repr(exc)}
-            raw["servers"][s.key]["idle"] = r
-            if "error" in r:
-                _log(f"    FAILED: {r['error'][:300]}")
-            else:
-                per = r["bytes_per_conn"]
-                _log(f"    held {r['held']:,}/{args.idle_connections:,} (opened in "
-                     f"{r['open_seconds']} s), RSS +{r['delta_kib']:,} KiB"
-                     + (f" = {per / 1024:.2f} KiB per connection" if per is not None else ""))
     if not args.no_micro:
         from benchmarks import micro
 
@@ -242,16 +246,17 @@ def main(argv: list[str] | None = None) -> int:
     raw = run(args)
     RESULTS.mkdir(parents=True, exist_ok=True)
     stamp = dt.datetime.now().strftime("%Y-%m-%d-%H%M")
-    prefix = "quick" if args.quick else "latest"
+    full = not args.quick and not args.only
+    prefix = "quick" if args.quick else "latest" if full else "partial"
     markdown = report.markdown(raw, chart=f"{prefix}.png")
     targets = report.targets(raw)
     (RESULTS / f"{prefix}.json").write_text(json.dumps(raw, indent=1) + "\n")
     (RESULTS / f"{prefix}.md").write_text(markdown)
-    if not args.quick:
+    if full:
         (RESULTS / f"{stamp}.json").write_text(json.dumps(raw, indent=1) + "\n")
         (RESULTS / f"{stamp}.md").write_text(markdown)
     chart = report.chart(raw, RESULTS / f"{prefix}.png")
-    if not args.no_readme:
+    if full and not args.no_readme:
         report.update_readme(ROOT / "README.md", raw)
     print()
     print(report.targets_text(targets))

@@ -26,6 +26,9 @@ from benchmarks.apps.common import many_routes
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "benchmarks"
 PEERS_VENV = BENCH / ".venv-peers"
+# The pronghorn under test: the in-place build in src/ (`make build`), or another built
+# tree, e.g. a clean `git worktree` of a commit while src/ is being edited.
+PRONGHORN_SRC = Path(os.environ.get("PRONGHORN_SRC", ROOT / "src")).resolve()
 SERVER_CPU = "0"
 KEEP_ALIVE = "120"  # seconds; long enough for the idle-connections scenario everywhere
 
@@ -91,7 +94,8 @@ def _granian(module: str) -> Callable[[int, Path], list[str]]:
                 "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
                 "--runtime-threads", "1", "--loop", "uvloop", "--http", "1", "--no-ws",
                 "--log-level", "warning", "--backlog", "4096",
-                f"benchmarks.apps.{module}:app"]
+                # granian admits at most `backpressure` connections (default backlog/workers)
+                "--backpressure", "16384", f"benchmarks.apps.{module}:app"]
     return command
 
 
@@ -110,7 +114,7 @@ def _pronghorn(target: str, *extra: str) -> Callable[[int, Path], list[str]]:
 
 def _pronghorn_env() -> dict[str, str]:
     # The package as `make build` left it in src/ (the in-place build), first on the path.
-    return {"PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{ROOT}"}
+    return {"PYTHONPATH": f"{PRONGHORN_SRC}{os.pathsep}{ROOT}"}
 
 
 def _peers_can_import(*modules: str) -> str | None:
@@ -136,7 +140,10 @@ def pronghorn_notes() -> list[str]:
     """The pronghorn app's own notes on features it works around (``NOTES``)."""
     code = ("import json, benchmarks.apps.pronghorn_app as m; print(json.dumps(m.NOTES))")
     done = subprocess.run([peers_python(), "-c", code], capture_output=True, text=True,
-                          cwd=ROOT, env={**os.environ, **_pronghorn_env()}, check=True)
+                          cwd=ROOT, env={**os.environ, **_pronghorn_env()})
+    if done.returncode:
+        return ["the pronghorn app did not import: " + (done.stderr.strip().splitlines()
+                                                         or ["?"])[-1]]
     import json
 
     return json.loads(done.stdout)

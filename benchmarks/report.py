@@ -384,10 +384,14 @@ def chart(raw: dict, path: Path) -> Path | None:
 # ---- README ------------------------------------------------------------------------------------
 
 def update_readme(readme: Path, raw: dict) -> None:
-    """Replace (or add) the final "## Benchmarks" section of README.md."""
+    """Replace the "## Benchmarks" section of README.md (added at the end when missing);
+    sections after it, if any, are kept."""
     text = readme.read_text()
+    rest = ""
     m = re.search(r"^## Benchmarks\n", text, re.M)
     if m:
+        after = re.search(r"^## ", text[m.end():], re.M)
+        rest = "" if after is None else "\n" + text[m.end() + after.start():]
         text = text[:m.start()]
     text = text.rstrip("\n") + "\n\n"
     section = [
@@ -405,4 +409,4 @@ def update_readme(readme: Path, raw: dict) -> None:
         ratio_table(raw), "", "Targets:", "",
     ]
     section += [f"- **{_mark(t['ok'])}** {t['name']}: {t['detail']}" for t in targets(raw)]
-    readme.write_text(text + "\n".join(section) + "\n")
+    readme.write_text(text + "\n".join(section) + "\n" + rest)

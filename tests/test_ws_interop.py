@@ -374,3 +374,22 @@ async def test_refusals_match_uvicorn(uvicorn_starlette, run_starlette, path):
         assert got[2] == 1011
         return
     assert got == expected
+
+
+def test_ws_flags_of_pronghorn_run(tmp_path):
+    """--ws-max-size and --no-ws-per-message-deflate reach the ASGI app's sessions."""
+    from websockets.sync.client import connect as sync_connect
+
+    proc = ServerProcess(tmp_path, "--ws-max-size", "1000", "--no-ws-per-message-deflate",
+                         app="tests.apps.ws_apps:starlette_app")
+    try:
+        with sync_connect(url(proc.port, "/echo"), open_timeout=IO_TIMEOUT) as ws:
+            assert "sec-websocket-extensions" not in ws.response.headers
+            ws.send("x" * 1000)
+            assert ws.recv(timeout=IO_TIMEOUT) == "x" * 1000
+            ws.send("x" * 1001)
+            with pytest.raises(ConnectionClosed) as info:
+                ws.recv(timeout=IO_TIMEOUT)
+            assert info.value.rcvd is not None and info.value.rcvd.code == 1009
+    finally:
+        proc.kill()

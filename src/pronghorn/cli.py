@@ -123,6 +123,18 @@ def build_parser() -> argparse.ArgumentParser:
                           "Forwarded, when the peer is in --forwarded-allow-ips")
     run.add_argument("--forwarded-allow-ips", default=d.forwarded_allow_ips, metavar="IPS",
                      help="comma-separated addresses/networks trusted for proxy headers, or *")
+    ws = run.add_argument_group("WebSockets of ASGI apps (Pronghorn apps: per route)")
+    ws.add_argument("--ws-max-size", type=_integer(1), default=d.ws_max_size, metavar="BYTES",
+                    help="largest message accepted, after decompression (close 1009 beyond)")
+    ws.add_argument("--ws-max-queue", type=_integer(1), default=d.ws_max_queue, metavar="N",
+                    help="received messages held for the app before the socket is not read")
+    ws.add_argument("--ws-ping-interval", type=float, default=d.ws_ping_interval,
+                    metavar="SECONDS", help="server pings (0: none)")
+    ws.add_argument("--ws-ping-timeout", type=float, default=d.ws_ping_timeout,
+                    metavar="SECONDS", help="time for a pong before the connection is closed")
+    ws.add_argument("--ws-per-message-deflate", action=argparse.BooleanOptionalAction,
+                    default=d.ws_per_message_deflate,
+                    help="agree to permessage-deflate compression when the client offers it")
     return parser
 
 
@@ -136,7 +148,10 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         max_headers=args.max_headers, access_log=args.access_log, log_level=args.log_level,
         loop=args.loop, interface=args.interface, root_path=args.root_path,
         lifespan=args.lifespan, proxy_headers=args.proxy_headers,
-        forwarded_allow_ips=args.forwarded_allow_ips)
+        forwarded_allow_ips=args.forwarded_allow_ips, ws_max_size=args.ws_max_size,
+        ws_max_queue=args.ws_max_queue, ws_ping_interval=args.ws_ping_interval,
+        ws_ping_timeout=args.ws_ping_timeout,
+        ws_per_message_deflate=args.ws_per_message_deflate)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

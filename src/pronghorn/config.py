@@ -60,6 +60,12 @@ class ServerConfig:
     lifespan: str = "auto"
     proxy_headers: bool = False
     forwarded_allow_ips: str = "127.0.0.1"
+    # WebSocket sessions of ASGI apps (a Pronghorn app sets them per route).
+    ws_max_size: int = 16 * 1024 * 1024
+    ws_max_queue: int = 32
+    ws_ping_interval: float = 20.0
+    ws_ping_timeout: float = 20.0
+    ws_per_message_deflate: bool = True
 
     def __post_init__(self) -> None:
         self.validate()
@@ -69,7 +75,7 @@ class ServerConfig:
         if not 0 <= self.port <= 65535:
             raise ValueError(f"port must be in 0..65535, got {self.port}")
         for name in ("backlog", "workers", "max_body_size", "max_request_line", "max_head_size",
-                     "max_headers"):
+                     "max_headers", "ws_max_size", "ws_max_queue"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)}")
         if self.max_headers > MAX_HEADERS_CAP:
@@ -82,6 +88,10 @@ class ServerConfig:
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be a positive number of seconds, got {value}")
+        for name in ("ws_ping_interval", "ws_ping_timeout"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0):
+                raise ValueError(f"{name} must be >= 0 seconds (0: off), got {value}")
         if not (math.isfinite(self.graceful_timeout) and self.graceful_timeout >= 0):
             raise ValueError(f"graceful_timeout must be >= 0 seconds, got {self.graceful_timeout}")
         if self.log_level not in LOG_LEVELS:
@@ -97,6 +107,16 @@ class ServerConfig:
 
     def replace(self, **changes: Any) -> ServerConfig:
         return dataclasses.replace(self, **changes)
+
+    def websocket_options(self) -> dict[str, Any]:
+        """Keyword arguments of ``Request._ws_accept`` for the WebSockets of an ASGI app."""
+        return {
+            "max_message_size": self.ws_max_size,
+            "max_queue": self.ws_max_queue,
+            "ping_interval": self.ws_ping_interval,
+            "ping_timeout": self.ws_ping_timeout,
+            "compression": self.ws_per_message_deflate,
+        }
 
     def core_options(self) -> dict[str, Any]:
         """Keyword arguments for ``pronghorn._core.Server`` (access_log excluded)."""

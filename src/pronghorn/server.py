@@ -152,7 +152,8 @@ class Serving:
         if self.interface == "asgi":
             self.lifespan = Lifespan(app, config.lifespan)
             self.handler: Any = ASGIHandler(app, root_path=config.root_path,
-                                            state=self.lifespan.state, proxy=proxy)
+                                            state=self.lifespan.state, proxy=proxy,
+                                            websocket=config.websocket_options())
             self.options = {"app": app}
             return
         if isinstance(app, Pronghorn):

@@ -28,6 +28,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
 from pronghorn.datastructures import State
+from pronghorn import endpoints
 from pronghorn.endpoints import compile_endpoint
 from pronghorn.exceptions import HTTPException, RequestValidationError, http_exception_response
 from pronghorn.openapi.docs import install as install_docs
@@ -277,7 +278,23 @@ class Pronghorn(APIRouter):
             "app": self,
             # Without middleware the C router calls routed endpoints directly.
             "router": None if self._middleware or self._asgi_middleware else self._table.core,
+            "slow_handler": self._on_slow_handler,
+            "slow_handler_threshold": endpoints.BLOCKING_WARN_SECONDS,
         }
+
+    def _on_slow_handler(self, request: Any, seconds: float) -> None:
+        """The engine saw a sync handler hold the event loop: warn once per route."""
+        found = self._table.match(request.path)
+        call = found[0].get(request.method) if found is not None and isinstance(found[0], dict) \
+            else None
+        if call is None or getattr(call, "pronghorn_warned", True):
+            return
+        call.pronghorn_warned = True
+        logger.warning(
+            "Sync handler for %s blocked the event loop for %.0f ms. Blocking code should "
+            "run in the thread pool: declare the route with threaded=True, use "
+            "Pronghorn(sync_handlers='threadpool'), or make the handler async.",
+            call.pronghorn_route, seconds * 1000)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         """ASGI 3.0: serve this app under any ASGI server (through its own engine)."""

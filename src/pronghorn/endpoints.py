@@ -153,7 +153,6 @@ def _compile_sync(route: Any, plan: Any, endpoint: Callable[..., Any],
     """A sync handler whose plan is solved without awaiting: answered inline."""
     lean = plan.solve_lean
     solve = plan.solve
-    warned = False
     route_desc = f"{'/'.join(route.methods)} {route.path}"
 
     async def with_overrides(request: Any) -> Any:
@@ -167,10 +166,8 @@ def _compile_sync(route: Any, plan: Any, endpoint: Callable[..., Any],
             return await answer if inspect.isawaitable(answer) else answer
 
     def call_sync(request: Any) -> Any:
-        nonlocal warned
         if app.dependency_overrides and lean is None:  # tests replacing dependencies
             return with_overrides(request)
-        started = time.perf_counter()
         state = None
         try:
             if lean is not None:
@@ -182,16 +179,11 @@ def _compile_sync(route: Any, plan: Any, endpoint: Callable[..., Any],
                 response = finish(state, result, to_response(result))
         except Exception as exc:
             response = handle_exception(request, unwind(state, exc))
-        if not warned and time.perf_counter() - started > BLOCKING_WARN_SECONDS:
-            warned = True
-            logger.warning(
-                "Sync handler for %s blocked the event loop for %.0f ms. Blocking code should "
-                "run in the thread pool: declare the route with threaded=True, use "
-                "Pronghorn(sync_handlers='threadpool'), or make the handler async.",
-                route_desc, (time.perf_counter() - started) * 1000,
-            )
         return response
 
+    # The engine times sync calls in C and reports slow ones (Pronghorn._on_slow_handler).
+    call_sync.pronghorn_route = route_desc  # type: ignore[attr-defined]
+    call_sync.pronghorn_warned = False  # type: ignore[attr-defined]
     return call_sync
 
 

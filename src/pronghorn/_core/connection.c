@@ -679,7 +679,8 @@ static void dispatch(PnConnObject *c, const pn_event_t *ev)
     PyObject *res = call_app(srv, req);
     PyContext_Exit(ctx);
     PyTypeObject *tp = res ? Py_TYPE(res) : NULL;
-    if (srv->slow_handler != NULL && !(tp != NULL && tp->tp_as_async != NULL)) {
+    int awaitable = tp != NULL && tp->tp_as_async != NULL && tp->tp_as_async->am_send != NULL;
+    if (srv->slow_handler != NULL && !awaitable) {
         double held = pn_monotonic() - c->started;
         if (held > srv->slow_threshold) {
             report_slow(srv, req, held);

@@ -218,14 +218,26 @@ class Request(_core.Request):
 
     async def body(self) -> bytes:
         """The whole body (bounded by the server's --max-body-size)."""
-        cached = self.__dict__.get("_body")
+        state = self.__dict__
+        cached = state.get("_body")
         if cached is not None:
             return cached
+        if state.get("_stream_consumed"):
+            raise RuntimeError("the request body was already consumed by stream()")
+        state["_stream_consumed"] = True
+        # The same reads as stream(), without an async generator per request.
+        read = self._read
         parts = []
-        async for chunk in self.stream():
+        while True:
+            chunk = read()
+            if chunk.__class__ is not bytes:
+                await chunk
+                continue
+            if not chunk:
+                break
             parts.append(chunk)
-        body = b"".join(parts)
-        self.__dict__["_body"] = body
+        body = parts[0] if len(parts) == 1 else b"".join(parts)
+        state["_body"] = body
         return body
 
     async def json(self) -> Any:

@@ -13,6 +13,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from typing import Annotated, Any
 
@@ -1085,3 +1086,82 @@ def test_docs_sse_examples():
     from tests.conftest import run_markdown_examples
 
     run_markdown_examples("docs/sse.md")
+
+
+# ---- timers and backpressure on a real socket -------------------------------------------------
+
+
+def _raw_ws(port: int, path: str) -> tuple[socket.socket, bytes]:
+    """An upgraded socket, and what the server sent after the 101."""
+    conn = socket.create_connection(("127.0.0.1", port), timeout=IO_TIMEOUT)
+    key = base64.b64encode(os.urandom(16)).decode()
+    conn.sendall((f"GET {path} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                  f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                  "Sec-WebSocket-Version: 13\r\n\r\n").encode())
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += conn.recv(4096)
+    assert data.startswith(b"HTTP/1.1 101 ")
+    return conn, data.split(b"\r\n\r\n", 1)[1]
+
+
+def test_server_pings_and_closes_when_no_pong_comes():
+    app = Pronghorn()
+
+    @app.websocket("/ws", ping_interval=0.2, ping_timeout=0.3)
+    async def endpoint(websocket: WebSocket):
+        await websocket.accept()
+        async for _ in websocket.iter_text():
+            pass
+
+    server = LiveServer(app)
+    try:
+        conn, data = _raw_ws(server.port, "/ws")  # never answers pings
+        started = time.monotonic()
+        while True:
+            chunk = conn.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+        elapsed = time.monotonic() - started
+        assert data[:1] == b"\x89"  # a ping first
+        close_at = data.find(b"\x88")
+        assert close_at > 0, data
+        code = int.from_bytes(data[close_at + 2:close_at + 4], "big")
+        assert code in (1001, 1011)
+        assert 0.3 < elapsed < IO_TIMEOUT
+        conn.close()
+    finally:
+        server.close()
+
+
+def test_send_waits_for_a_slow_reader():
+    app = Pronghorn()
+    progress: list[int] = []
+    chunk = b"x" * (256 * 1024)
+
+    @app.websocket("/ws", compression=False)
+    async def endpoint(websocket: WebSocket):
+        await websocket.accept()
+        for i in range(200):  # 50 MiB in all
+            await websocket.send_bytes(chunk)
+            progress.append(i)
+        await websocket.close()
+
+    server = LiveServer(app)
+    try:
+        conn, early = _raw_ws(server.port, "/ws")
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+        time.sleep(0.5)  # not reading: the endpoint must be waiting in send_bytes
+        stalled_at = len(progress)
+        assert stalled_at < 100, stalled_at
+        received, expected = len(early), 200 * (len(chunk) + 10) + 4  # frames, close frame
+        while received < expected:
+            data = conn.recv(1 << 20)
+            assert data, received
+            received += len(data)
+        assert received == expected
+        assert len(progress) == 200
+        conn.close()
+    finally:
+        server.close()

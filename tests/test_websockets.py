@@ -1165,3 +1165,70 @@ def test_send_waits_for_a_slow_reader():
         conn.close()
     finally:
         server.close()
+
+
+def test_invalid_close_codes_and_ping_payloads_raise():
+    app = Pronghorn()
+    seen: list[str] = []
+
+    @app.websocket("/ws")
+    async def endpoint(websocket: WebSocket):
+        await websocket.accept()
+        for code in (1005, 1006, 999, 5000):
+            with pytest.raises(ValueError):
+                await websocket.close(code)
+        assert websocket.application_state is WebSocketState.CONNECTED
+        with pytest.raises(ValueError):
+            await websocket.ping(b"x" * 126)
+        await websocket.ping(b"x" * 125)
+        await websocket.close(1000, "r" * 200)  # a long reason is cut to fit the frame
+        seen.append("ok")
+
+    with TestClient(app).websocket_connect("/ws") as session:
+        with pytest.raises(WebSocketDisconnect) as info:
+            session.receive_text()
+    assert seen == ["ok"]
+    assert info.value.code == 1000 and info.value.reason == "r" * 123
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "engine: Request._ws_accept puts any subprotocol string in Sec-WebSocket-Protocol; "
+    "RFC 6455 §4.2.2 needs a token (pn_ws_write_response checks it, pn_ws_response_fields, "
+    "which websocket.c uses, does not)"))
+def test_a_subprotocol_that_is_not_a_token_is_refused():
+    app = Pronghorn()
+
+    @app.websocket("/ws")
+    async def endpoint(websocket: WebSocket):
+        with pytest.raises(ValueError):
+            await websocket.accept(subprotocol="not a token")
+        await websocket.close()
+
+    with pytest.raises(WebSocketDenialResponse) as info:
+        with TestClient(app).websocket_connect("/ws"):
+            pass
+    assert info.value.status_code == 403
+
+
+def test_a_dropped_connection_is_a_1006_disconnect():
+    app = Pronghorn()
+    got: list[Any] = []
+    done = threading.Event()
+
+    @app.websocket("/ws")
+    async def endpoint(websocket: WebSocket):
+        await websocket.accept()
+        try:
+            await websocket.receive_text()
+        except WebSocketDisconnect as exc:
+            got.append(exc.code)
+        done.set()
+
+    server = LiveServer(app)
+    try:
+        conn, _ = _raw_ws(server.port, "/ws")
+        conn.close()  # no close frame
+        assert done.wait(IO_TIMEOUT)
+        assert got == [1006]
+    finally:
+        server.close()

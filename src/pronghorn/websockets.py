@@ -410,8 +410,8 @@ class WebSocket:
             return
         if state is not _CONNECTED:
             raise WebSocketDisconnected('Cannot call "send" once a close message has been sent.')
+        self.session.close(code, reason or "")  # ValueError for a code that cannot be sent
         self.application_state = _DISCONNECTED
-        self.session.close(code, reason or "")
 
     def __repr__(self) -> str:
         return (f"<WebSocket {self.request.path} client={self.client_state.name} "

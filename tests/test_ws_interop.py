@@ -24,7 +24,6 @@ from typing import Any
 
 import pytest
 import uvicorn
-import websockets
 import wsproto
 import wsproto.events as we
 from websockets.asyncio.client import connect
@@ -255,7 +254,7 @@ def test_wsproto_client_sees_server_close(native):
         client.sock.close()
 
 
-# ---- pronghorn as the ASGI server -----------------------------------------------------------------
+# ---- pronghorn as the ASGI server ------------------------------------------------------------
 
 
 async def test_starlette_endpoint_on_pronghorn_run(run_starlette):
@@ -273,9 +272,9 @@ async def test_asgi_websocket_scope(run_starlette):
     async with connect(url(run_starlette.port, "/scope?a=1"), subprotocols=["p1", "p2"],
                        open_timeout=IO_TIMEOUT) as ws:
         scope = json.loads(await ws.recv())
-    assert scope == {"type": "websocket", "scheme": "ws", "path": "/scope", "query_string": "a=1",
-                     "subprotocols": ["p1", "p2"], "has_method": False, "http_version": "1.1",
-                     "denial_extension": True}
+    assert scope == {"type": "websocket", "scheme": "ws", "path": "/scope",
+                     "query_string": "a=1", "subprotocols": ["p1", "p2"], "has_method": False,
+                     "http_version": "1.1", "denial_extension": True}
 
 
 async def test_fastapi_endpoint_on_pronghorn_run(run_fastapi):

@@ -73,14 +73,15 @@ def _headers(raw: Iterable[Any]) -> list[tuple[bytes, bytes]]:
 
     Byte values are checked by the engine's one header validator when the
     head is written."""
-    headers = []
     try:
-        for name, value in raw:
-            if name.__class__ not in _BYTES or value.__class__ not in _BYTES:
-                raise TypeError
-            headers.append((bytes(name).lower(), bytes(value)))
-    except (TypeError, ValueError):
+        headers = [(name.lower(), value) for name, value in raw]
+    except (TypeError, ValueError, AttributeError):
         raise ASGIProtocolError("response headers must be (bytes, bytes) pairs") from None
+    for name, value in headers:
+        if name.__class__ is not bytes or value.__class__ is not bytes:
+            if name.__class__ not in _BYTES or value.__class__ not in _BYTES:
+                raise ASGIProtocolError("response headers must be (bytes, bytes) pairs")
+            return [(bytes(n), bytes(v)) for n, v in headers]
     return headers
 
 
@@ -153,10 +154,18 @@ class _Exchange:
             status = message["status"]
             if status.__class__ is not int or not 200 <= status <= 999:
                 raise ASGIProtocolError(f"invalid status code {status!r}")
-            self.headers = _headers(message.get("headers", ()))
+            headers = self.headers = _headers(message.get("headers", ()))
             self.status = status
             self.no_body = status in (204, 304) or self.request.method == "HEAD"
             self.started = True
+            for name, _ in headers:
+                if name == b"content-length":
+                    # The head goes out with the first body message, where a length that
+                    # disagrees can still be answered 500 instead of aborting.
+                    return
+            # Without a Content-Length the first body message decides (a single one gets
+            # a length, more are chunked); if the app suspends before it, send the head
+            # then (chunked) so the client is not kept waiting.
             asyncio.get_running_loop().call_soon(self._head_if_idle)
         elif kind == "http.response.pathsend":
             try:
@@ -191,13 +200,14 @@ class _Exchange:
             disc.set_result(None)  # a receive() waiting for the end of the exchange
 
     async def _pathsend(self, message: Message) -> None:
-        if not self.started or self.ended or self.head_written:
+        if not self.started or self.ended:
             raise ASGIProtocolError("http.response.pathsend out of order")
         request = self.request
         fd = os.open(message["path"], os.O_RDONLY | os.O_CLOEXEC)
         try:
             size = os.fstat(fd).st_size
-            self._write_head(-1 if self.no_body else size)
+            if not self.head_written:  # (it is when the app declared a Content-Length)
+                self._write_head(-1 if self.no_body else size)
             waiter = request._sendfile(fd, 0, size)
             if waiter is not None:
                 await waiter

@@ -48,7 +48,7 @@ from pronghorn.bodies import BodyReader
 from pronghorn.concurrency import run_in_threadpool
 from pronghorn.exceptions import RequestValidationError
 from pronghorn.exits import DependencyError, finish, finish_async, unwind, unwind_async
-from pronghorn.extraction import extractor, lean_solver
+from pronghorn.extraction import errors_of, extractor, lean_solver
 from pronghorn.params import UNSET, Depends, Param
 from pronghorn.requests import Request
 from pronghorn.responses import Response
@@ -409,9 +409,13 @@ class Plan:
         self._overrides: dict[tuple[int, Any], Dependant] = {}
         root = dependant
         self.solve_lean: Callable[[Any], dict[str, Any]] | None = None
-        if not root.dependencies and not root.body_params and all(
-                kind == "request" for _, kind in root.specials):
-            self.solve_lean = lean_solver(root.extractors, [name for name, _ in root.specials])
+        self.solve_lean_async: Callable[[Any], Any] | None = None
+        if not root.dependencies and all(kind == "request" for _, kind in root.specials):
+            lean = lean_solver(root.extractors, [name for name, _ in root.specials])
+            if self._reader is None:
+                self.solve_lean = lean
+            else:
+                self.solve_lean_async = self._lean_with_body(lean, root.extractors)
 
     # -- per request ---------------------------------------------------------------------
 
@@ -435,6 +439,29 @@ class Plan:
             body = None if self._reader is None else await self._reader.received(request)
             raise RequestValidationError(state.errors, body=body)
         return state, values
+
+    def _lean_with_body(self, lean: Callable[[Any], dict[str, Any]],
+                        extractors: list[tuple[str, Callable[[Any], Any]]]) -> Any:
+        """A plan of extractors and a body only: solved without the general machinery."""
+        reader = self._reader
+        order = [spec.name for spec in self.body.fields]  # type: ignore[union-attr]
+
+        async def solve(request: Any) -> dict[str, Any]:
+            body_values, body_errors = await reader.read(request)  # type: ignore[union-attr]
+            if not body_errors:
+                try:
+                    values = lean(request)
+                except RequestValidationError as exc:
+                    exc.body = await reader.received(request)  # type: ignore[union-attr]
+                    raise
+                values.update(body_values)
+                return values
+            errors = errors_of(extractors, request)
+            for name in order:
+                errors.extend(body_errors.get(name, ()))
+            raise RequestValidationError(errors, body=await reader.received(request))
+
+        return solve
 
     def override(self, sub: Dependant, replacement: Callable[..., Any]) -> Dependant:
         """The Dependant of ``replacement`` standing in for ``sub`` (compiled once)."""

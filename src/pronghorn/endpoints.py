@@ -121,15 +121,17 @@ def compile_endpoint(route: Any, app: Any) -> Callable[[Any], Any]:
         return _compile_sync(route, plan, endpoint, to_response, handle_exception, app)
 
     solve = plan.solve_async
+    lean_async = plan.solve_lean_async  # extractors and a body only
 
     async def call_async(request: Any) -> Any:
         state = None
         try:
-            overrides = app.dependency_overrides
             if lean is not None:
                 kwargs = lean(request)
+            elif lean_async is not None:
+                kwargs = await lean_async(request)
             else:
-                state, kwargs = await solve(request, overrides, threaded)
+                state, kwargs = await solve(request, app.dependency_overrides, threaded)
             if is_async:
                 result = await endpoint(**kwargs)
             elif threaded:

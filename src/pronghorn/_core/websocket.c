@@ -443,6 +443,14 @@ PyObject *pn_ws_request_accept(PyObject *req, PyObject *args, PyObject *kw)
             return NULL;
         }
         proto = (pn_slice_t){p, (size_t)plen};
+        /* RFC 6455 §4.2.2: a token (pn_ws_subprotocols splits and checks tokens). */
+        pn_header_t probe = {PN_SLICE_LIT("sec-websocket-protocol"), proto};
+        pn_slice_t one[2];
+        if (plen == 0 || pn_ws_subprotocols(&probe, 1, one, 2) != 1 || one[0].len != proto.len) {
+            PyErr_Format(PyExc_ValueError, "invalid WebSocket subprotocol %R: not a token",
+                         subprotocol);
+            return NULL;
+        }
     }
     pn_wsdeflate_params_t params;
     char ext[PN_WSDEFLATE_RESPONSE_MAX];

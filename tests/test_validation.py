@@ -141,7 +141,8 @@ def test_like_pydantic(annotation, value):
 @settings(max_examples=300, deadline=None)
 @given(st.text(alphabet="0123456789 +-_.eEnaifNAIF", max_size=8))
 def test_int_and_float_strings_like_pydantic(text):
-    if not re.match(r"\s*0+[-+]", text):  # pydantic-core reads "0-5" as -5: not copied
+    # pydantic-core skips leading zeros first: "0-5" is -5 and "0__0" is 0 there (not copied)
+    if not re.match(r"\s*0+[-+_]", text):
         same_as_pydantic(int, text)
     same_as_pydantic(float, text)
 

@@ -12,10 +12,11 @@ mounted in a Pronghorn app.
 Invariants:
 - The response head is written when the first body message arrives, so a
   single-message body gets a Content-Length (else the body is chunked), and
-  a response whose head is wrong gets a clean 500. If the app suspends
-  between ``http.response.start`` and its first body message, the head is
-  written at the next loop iteration (clients and proxies see headers
-  without waiting for the first byte of a slow stream).
+  a response whose head is wrong gets a clean 500. If the app declared no
+  Content-Length and suspends between ``http.response.start`` and its first
+  body message, the head is written at the next loop iteration (clients and
+  proxies see the headers of a slow stream without waiting for its first
+  byte).
 - HEAD, 204 and 304 carry no body (the engine drops it) and get no
   Content-Length the app did not declare.
 - ``receive()`` gives ``http.disconnect`` once the client went away, the
@@ -206,7 +207,7 @@ class _Exchange:
         fd = os.open(message["path"], os.O_RDONLY | os.O_CLOEXEC)
         try:
             size = os.fstat(fd).st_size
-            if not self.head_written:  # (it is when the app declared a Content-Length)
+            if not self.head_written:  # (it is if the app suspended without a Content-Length)
                 self._write_head(-1 if self.no_body else size)
             waiter = request._sendfile(fd, 0, size)
             if waiter is not None:

@@ -213,6 +213,11 @@ def routes(app: Any, fw: Any) -> None:
     def q_list_len(q: list[int] = Query([], min_length=0, max_length=2)):
         return q
 
+    @app.get("/q/factory")
+    def q_factory(q: list[str] = Query(default_factory=list),
+                  n: Annotated[int, Query(default_factory=lambda: 42)] = ...):
+        return [q, n]
+
     @app.get("/q/set")
     def q_set(q: set[int] = Query(set())):
         return sorted(q)
@@ -394,6 +399,7 @@ QUERY = get_cases(
     "/q/list/int", "/q/list/int?q=3", "/q/list/int?q=1&q=x&q=y",
     "/q/list/opt", "/q/list/opt?q=z",
     "/q/list/len?q=1&q=2", "/q/list/len?q=1&q=2&q=3",
+    "/q/factory", "/q/factory?q=a&n=1",
     "/q/set?q=2&q=1&q=2", "/q/set?q=x", "/q/tuple?q=1&q=2", "/q/tuple?q=a",
     "/q/many", "/q/many?a=x&b=y&c=z", "/q/many?a=1&b=2&c=abc",
     "/models/query", "/models/query?limit=5&tags=a&tags=b&extra=1",

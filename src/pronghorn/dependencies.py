@@ -78,8 +78,8 @@ class ParamSpec:
     """One request parameter: where it is read (``source``: path, query, header, cookie,
     body, form, file), under which wire name (``alias``), its type and marker."""
 
-    __slots__ = ("name", "source", "alias", "annotation", "required", "default", "marker",
-                 "constraints", "multi", "validate")
+    __slots__ = ("name", "source", "alias", "annotation", "required", "default",
+                 "default_factory", "marker", "constraints", "multi", "validate")
 
     def __init__(self, name: str, source: str, alias: str, annotation: Any, marker: Param,
                  default: Any, default_factory: Callable[[], Any] | None) -> None:
@@ -89,16 +89,18 @@ class ParamSpec:
         self.annotation = annotation
         self.marker = marker
         self.required = (default is UNSET or default is ...) and default_factory is None
-        self.default = None if self.required else default
+        self.default = None if self.required or default is UNSET else default
+        self.default_factory = default_factory
         self.constraints = marker.constraints()
         # list[str] = Query() reads every value of a repeated key
         self.multi = source in ("query", "header", "form", "file") and is_sequence_annotation(
             annotation)
         self.validate = compile_validator(annotation, self.constraints)
-        if default_factory is not None:
-            self.get_default = default_factory  # type: ignore[method-assign]
 
     def get_default(self) -> Any:
+        """The default for a request without this parameter: a fresh copy when mutable."""
+        if self.default_factory is not None:
+            return self.default_factory()
         default = self.default
         if default.__class__ in _IMMUTABLE:
             return default

@@ -95,6 +95,32 @@ def routes(app: Any, fw: Any) -> None:
     def read_errors_twice(a: dict = Depends(common), b: dict = Depends(common)):
         return "never"
 
+    class Contains:
+        def __init__(self, word: str):
+            self.word = word
+
+        def __call__(self, q: str = ""):
+            return self.word in q
+
+    class AsyncChecker:
+        async def __call__(self, n: int = 0):
+            return n > 10
+
+    contains_bar = Contains("bar")
+
+    @app.get("/callable")
+    def read_callable(found: bool = Depends(contains_bar),
+                      big: bool = Depends(AsyncChecker()),
+                      constant: int = Depends(lambda: 7)):
+        return {"found": found, "big": big, "constant": constant}
+
+    def failing_header(x_key: str = Header()):
+        raise HTTPException(418, "teapot", headers={"x-reason": x_key})
+
+    @app.get("/raises", dependencies=[Depends(failing_header)])
+    def read_raises(q: int):
+        return q
+
     @app.get("/route-level", dependencies=[Depends(token)])
     def read_route_level():
         return dict(calls)
@@ -184,6 +210,10 @@ CASES = [
     ("GET", "/errors?n=x&skip=y", {"headers": {"x-token": "secret"}}),
     ("GET", "/errors?n=x&skip=y", {"headers": {"x-token": "wrong"}}),
     ("GET", "/errors/twice?skip=y", {}),
+    ("GET", "/callable?q=foobar&n=11", {}),
+    ("GET", "/callable?n=x", {}),
+    ("GET", "/raises?q=x", {"headers": {"x-key": "k"}}),
+    ("GET", "/raises?q=x", {}),
     ("GET", "/route-level", {}),
     ("GET", "/route-level", {"headers": {"x-token": "secret"}}),
 ]

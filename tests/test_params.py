@@ -78,7 +78,8 @@ class Movie(TypedDict):
 
 
 def routes(app: Any, fw: Any) -> None:
-    Query, Path, Header, Cookie, Body, Form = fw.Query, fw.Path, fw.Header, fw.Cookie, fw.Body, fw.Form
+    Query, Path, Header, Cookie = fw.Query, fw.Path, fw.Header, fw.Cookie
+    Body, Form = fw.Body, fw.Form
 
     # ---- path
     @app.get("/path/int/{v}")

@@ -222,7 +222,8 @@ def _uuid_problem(text: str) -> str:
         return f"invalid group count: expected 5, found {len(groups)}"
     for number, (group, expected) in enumerate(zip(groups, (8, 4, 4, 4, 12))):
         if len(group) != expected:
-            return f"invalid group length in group {number}: expected {expected}, found {len(group)}"
+            return (f"invalid group length in group {number}: expected {expected}, "
+                    f"found {len(group)}")
     return "invalid format"
 
 

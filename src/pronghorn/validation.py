@@ -308,7 +308,8 @@ def _str_checks(cons: dict[str, Any], convert: Validator) -> Validator:
 
 def _length_error(kind: str, label: str, bound: int, actual: int, raw: Any) -> Invalid:
     if kind == "too_short":
-        msg = f"{label} should have at least {_plural(bound, 'item')} after validation, not {actual}"
+        msg = (f"{label} should have at least {_plural(bound, 'item')} after validation, "
+               f"not {actual}")
         ctx = {"field_type": label, "min_length": bound, "actual_length": actual}
     else:
         msg = f"{label} should have at most {_plural(bound, 'item')} after validation, not {actual}"

@@ -21,13 +21,12 @@ parameters are invalid is not called; errors are reported in that order
 
 Invariants: no ``inspect`` or regex compilation per request. A plan with
 no dependency, body or special parameter is solved by ``Plan.solve_lean``:
-one loop over precompiled extractor closures, no exception unless a value
-is invalid. A plan needs the event loop (``Plan.is_async``) only when it
-reads a body or calls an async dependency. ``yield`` dependencies are left
-(cleanup) after the response is sent, through the response's
-``background`` (``scope="function"`` ones as soon as the handler returns);
-when the handler raises, the exception is thrown into them first — they
-may replace it — and only then answered.
+one loop over precompiled extractor closures (extraction.py), no exception
+unless a value is invalid; one with a body too by ``Plan.solve_lean_async``.
+A plan needs the event loop (``Plan.is_async``) only when it reads a body
+or calls an async dependency. ``yield`` dependencies entered while solving
+are left by exits.py: after the response is sent, or at once with the
+handler's exception.
 
 Must not know about: the engine, routing tables, OpenAPI (which reads
 ``Plan.params``, ``Plan.body``, ``Plan.security``, ``Plan.response_model``).
@@ -318,7 +317,7 @@ def get_dependant(call: Callable[..., Any], *, path_params: frozenset[str],
             dependant.params.append(spec)
     dependant.params.sort(key=lambda spec: _SOURCE_ORDER[spec.source])
     dependant.extractors = [(spec.name, extractor(spec)) for spec in dependant.params]
-    _finish(dependant)
+    _derive(dependant)
     return dependant
 
 
@@ -328,7 +327,8 @@ def _check_scope(parent: Dependant, sub: Dependant, where: str) -> None:
                         'on dependencies with scope "function".')
 
 
-def _finish(dependant: Dependant) -> None:
+def _derive(dependant: Dependant) -> None:
+    """The facts about a dependant that depend on its sub-dependencies (cache key...)."""
     subs = dependant.dependencies
     dependant.uses_scopes = any(kind == "scopes" for _, kind in dependant.specials) or any(
         sub.uses_scopes for sub in subs)
@@ -662,5 +662,5 @@ def compile_plan(endpoint: Callable[..., Any], *, path_params: Sequence[str] = (
                                    scopes=list(marker.scopes), websocket=websocket))
     if extra:
         root.dependencies[:0] = extra
-        _finish(root)
+        _derive(root)
     return Plan(root, response_model, websocket)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 import uuid
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal, InvalidOperation
@@ -57,7 +58,8 @@ def fail(kind: str, msg: str, value: Any, ctx: dict[str, Any] | None = None) -> 
 _I64 = 2**63  # pydantic's integers from floats (and ints read as bools) are 64-bit
 INT_PARSING = "Input should be a valid integer, unable to parse string as an integer"
 FLOAT_PARSING = "Input should be a valid number, unable to parse string as a number"
-_INT_WITH_ZERO_FRACTION = re.compile(r"\s*([+-]?\d+(?:_\d+)*)\.0+\s*")
+_INT_TEXT = re.compile(r"\s*([+-]?\d+(?:_\d+)*)(?:\.0+)?\s*")
+_MAX_DIGITS = sys.get_int_max_str_digits() or 4300
 
 
 def to_int(value: Any) -> int:
@@ -70,10 +72,14 @@ def to_int(value: Any) -> int:
                 return int(value)
             except ValueError:
                 pass
-        match = _INT_WITH_ZERO_FRACTION.fullmatch(value) if value.isascii() else None
-        if match is None:
-            raise fail("int_parsing", INT_PARSING, value)
-        return int(match.group(1))
+            match = _INT_TEXT.fullmatch(value)  # "5.0", or more digits than int() reads
+            if match is not None:
+                digits = match.group(1)
+                if sum(c.isdigit() for c in digits) > _MAX_DIGITS:
+                    raise fail("int_parsing_size", "Unable to parse input string as an "
+                               "integer, exceeded maximum size", value)
+                return int(digits)
+        raise fail("int_parsing", INT_PARSING, value)
     if cls is bool:
         return int(value)
     if cls is float:

@@ -312,10 +312,26 @@ def _micro(text: str | None) -> int:
     return 0 if not text else int((text + "00000")[:6])
 
 
-def _from_timestamp(number: float) -> datetime:
-    if abs(number) > 2e10:  # milliseconds
-        number = number / 1000
-    return datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(seconds=number)
+_TOO_LATE = "dates after 9999 are not supported as unix timestamps"
+
+
+def _from_timestamp(number: float) -> datetime | None:
+    """The UTC datetime of a Unix timestamp (milliseconds above 2e10), None out of range."""
+    try:
+        if abs(number) > 2e10:
+            offset = timedelta(milliseconds=number)
+        else:
+            offset = timedelta(seconds=number)
+        return datetime(1970, 1, 1, tzinfo=timezone.utc) + offset
+    except (OverflowError, ValueError):
+        return None
+
+
+def _exact_date(moment: datetime, value: Any) -> date:
+    if moment.time() != time(0):
+        raise fail("date_from_datetime_inexact", "Datetimes provided to dates should have zero "
+                   "time - e.g. be exact dates", value)
+    return moment.date()
 
 
 def _parse_datetime(text: str) -> datetime | date | None:
@@ -341,14 +357,19 @@ def to_datetime(value: Any) -> datetime:
             return parsed
         if isinstance(parsed, date):
             return datetime(parsed.year, parsed.month, parsed.day)
-        if _NUMBER.fullmatch(value):
-            return _from_timestamp(float(value))
+        moment = _from_timestamp(float(value)) if _NUMBER.fullmatch(value) else None
+        if moment is not None:
+            return moment
         problem = _date_problem(value) or "unexpected extra characters at the end of the input"
         raise fail("datetime_from_date_parsing",
                    f"Input should be a valid datetime or date, {problem}", value,
                    {"error": problem})
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return _from_timestamp(value)
+        moment = _from_timestamp(value)
+        if moment is None:
+            raise fail("datetime_parsing", f"Input should be a valid datetime, {_TOO_LATE}",
+                       value, {"error": _TOO_LATE})
+        return moment
     raise fail("datetime_type", "Input should be a valid datetime", value)
 
 
@@ -366,8 +387,9 @@ def to_date(value: Any) -> date:
             return parsed.date()
         if isinstance(parsed, date):
             return parsed
-        if _NUMBER.fullmatch(value):
-            return _from_timestamp(float(value)).date()
+        moment = _from_timestamp(float(value)) if _NUMBER.fullmatch(value) else None
+        if moment is not None:
+            return _exact_date(moment, value)
         problem = _date_problem(value)
         if not problem:
             problem = "invalid datetime separator, expected `T`, `t`, `_` or space"
@@ -375,7 +397,11 @@ def to_date(value: Any) -> date:
                    f"Input should be a valid date or datetime, {problem}", value,
                    {"error": problem})
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return _from_timestamp(value).date()
+        moment = _from_timestamp(value)
+        if moment is None:
+            raise fail("date_from_datetime_parsing", f"Input should be a valid date or "
+                       f"datetime, {_TOO_LATE}", value, {"error": _TOO_LATE})
+        return _exact_date(moment, value)
     raise fail("date_type", "Input should be a valid date", value)
 
 
@@ -396,8 +422,11 @@ def to_time(value: Any) -> time:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         seconds = float(value)
         if 0 <= seconds < 86400:
-            moment = _from_timestamp(seconds)
-            return moment.timetz()
+            return (datetime(1970, 1, 1, tzinfo=timezone.utc)
+                    + timedelta(seconds=seconds)).timetz()
+        problem = "numeric times may not exceed 86,399 seconds"
+        raise fail("time_parsing", f"Input should be in a valid time format, {problem}", value,
+                   {"error": problem})
     raise fail("time_type", "Input should be a valid time", value)
 
 

@@ -15,7 +15,7 @@ FUZZ_SECONDS ?= 30
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: all venv build run test ctest pytest fuzz fuzz-short bench bench-c bench-tools clean format
+.PHONY: all venv build run test ctest pytest fuzz fuzz-short bench bench-ws bench-c bench-tools clean format
 
 all: build
 
@@ -89,6 +89,11 @@ bench-tools:
 
 bench: build bench-tools $(PEERS)/.installed
 	$(PEERS_PY) benchmarks/run.py $(BENCH_ARGS)
+	$(PEERS_PY) benchmarks/ws_sse.py $(BENCH_WS_ARGS)
+
+# WebSocket echo messages/s and SSE events/s alone (benchmarks/results/ws_sse.md).
+bench-ws: build $(PEERS)/.installed
+	$(PEERS_PY) benchmarks/ws_sse.py $(BENCH_WS_ARGS)
 
 # C micro-benchmarks alone: parser and router ns and callgrind instructions, JSON encode.
 bench-c: build

@@ -403,6 +403,8 @@ def update_readme(readme: Path, raw: dict) -> None:
         "the C micro-benchmarks alone; `python benchmarks/run.py --quick` is a smoke test. "
         "Full report, latency, memory and targets: "
         "[benchmarks/results/latest.md](benchmarks/results/latest.md).", "",
+        "WebSocket echo messages/s and SSE events/s against uvicorn and granian "
+        "(`make bench-ws`): [benchmarks/results/ws_sse.md](benchmarks/results/ws_sse.md).", "",
         _header(raw), "",
         "![requests per second](benchmarks/results/latest.png)", "",
         "Requests per second:", "", rps_table(raw), "", "pronghorn's ratio to each peer:", "",

@@ -83,6 +83,37 @@ def _encode(item: Any) -> bytes:
     return ServerSentEvent(item).encode()
 
 
+class _Pinger:
+    """Writes a ``: ping`` comment whenever the stream was quiet for ``interval`` seconds."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, request: Any, interval: float) -> None:
+        self.loop = loop
+        self.request = request
+        self.interval = interval
+        self.last = loop.time()
+        self.handle: asyncio.TimerHandle | None = loop.call_later(interval, self.tick)
+
+    def sent(self) -> None:
+        self.last = self.loop.time()
+
+    def tick(self) -> None:
+        quiet = self.loop.time() - self.last
+        if quiet >= self.interval:
+            try:
+                self.request._write(b": ping\n\n")  # a small write; backpressure is moot
+            except Exception:
+                self.handle = None
+                return
+            self.last = self.loop.time()
+            quiet = 0.0
+        self.handle = self.loop.call_later(self.interval - quiet, self.tick)
+
+    def stop(self) -> None:
+        if self.handle is not None:
+            self.handle.cancel()
+            self.handle = None
+
+
 class EventSourceResponse(Response):
     """Stream events from an async (or sync) iterable.
 
@@ -109,34 +140,33 @@ class EventSourceResponse(Response):
         request._start(self.status_code, self.raw_headers, -1)
         content = self.content
         events = content if hasattr(content, "__aiter__") else _iterate_in_threadpool(content)
-        iterator = events.__aiter__()
         gone = request._disconnected()
-        pending: asyncio.Future[Any] | None = None
+        if gone is None:
+            return  # the client left before the first event
+        # The generator runs in this task; the client leaving cancels the task at the
+        # generator's await point (its finally blocks run), and pings come from a timer.
+        task = asyncio.current_task()
+        loop = asyncio.get_running_loop()
+
+        def client_left(_: Any) -> None:
+            if task is not None:
+                task.cancel()
+
+        gone.add_done_callback(client_left)
+        pinger = _Pinger(loop, request, self.ping) if self.ping else None
         try:
-            while gone is not None and not gone.done():  # else the client went away
-                if pending is None:
-                    pending = asyncio.ensure_future(iterator.__anext__())
-                done, _ = await asyncio.wait((pending, gone), timeout=self.ping,
-                                             return_when=asyncio.FIRST_COMPLETED)
-                if gone.done():
-                    break
-                if not done:
-                    await self._write(request, b": ping\n\n")
-                    continue
-                try:
-                    item = pending.result()
-                except StopAsyncIteration:
-                    pending = None
-                    break
-                pending = None
+            async for item in events:
+                if pinger is not None:
+                    pinger.sent()
                 await self._write(request, _encode(item))
+        except asyncio.CancelledError:
+            if not gone.done() or task is None:
+                raise  # cancelled for another reason
+            task.uncancel()
         finally:
-            if pending is not None and not pending.done():
-                pending.cancel()
-                try:
-                    await pending
-                except (asyncio.CancelledError, StopAsyncIteration):
-                    pass
+            gone.remove_done_callback(client_left)
+            if pinger is not None:
+                pinger.stop()
             close = getattr(events, "aclose", None)
             if close is not None:
                 await close()

@@ -187,3 +187,38 @@ def test_msgspec_is_not_used_where_it_would_answer_differently():
     assert msgspec_type(float, {"allow_inf_nan": False}) is None
     decoded = JSONBody(WithDefaults).decode(b'{"x": 1}')
     assert vars(decoded) == {"x": 1, "y": 0}
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner,
+                                                                max_size=4),
+    max_leaves=12)
+ANY_TYPE = [int, float, bool, str, bytes, decimal.Decimal, uuid.UUID, datetime.datetime,
+            datetime.date, datetime.time, datetime.timedelta, Level, Color, Literal["a", 1],
+            Optional[int], Union[int, list[str]], list[int], set[str], tuple[int, str],
+            tuple[float, ...], dict[str, int], dict[int, str], Point, Movie, Item,
+            Annotated[int, Field(gt=0, multiple_of=2)], Annotated[str, Field(pattern="^a")],
+            Annotated[decimal.Decimal, Field(max_digits=4, decimal_places=2)]]
+
+
+@settings(max_examples=400, deadline=None)
+@given(JSON_VALUES)
+def test_any_json_value_validates_or_is_invalid_never_crashes(value):
+    for annotation in ANY_TYPE:
+        try:
+            compile_validator(annotation)(value)
+        except Invalid as exc:
+            json.dumps([{**e, "loc": list(e["loc"])} for e in exc.errors], default=str)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.binary(max_size=60), JSON_VALUES.map(lambda v: json.dumps(v).encode())))
+def test_any_body_decodes_or_is_an_error_never_crashes(body):
+    from pronghorn.bodies import BodyParseError
+
+    for annotation in (Item, list[int], dict[str, Point], Optional[Movie], Any):
+        try:
+            JSONBody(annotation).decode(body)
+        except (Invalid, BodyParseError):
+            pass

@@ -58,7 +58,7 @@ def fail(kind: str, msg: str, value: Any, ctx: dict[str, Any] | None = None) -> 
 _I64 = 2**63  # pydantic's integers from floats (and ints read as bools) are 64-bit
 INT_PARSING = "Input should be a valid integer, unable to parse string as an integer"
 FLOAT_PARSING = "Input should be a valid number, unable to parse string as a number"
-_INT_TEXT = re.compile(r"\s*([+-]?\d+(?:_\d+)*)(?:\.0+)?\s*")
+_INT_TEXT = re.compile(r"\s*([+-]?\d+(?:_\d+)*)(?:\.0+)?\s*", re.ASCII)
 _MAX_DIGITS = sys.get_int_max_str_digits() or 4300
 
 
@@ -254,22 +254,27 @@ def to_uuid(value: Any) -> uuid.UUID:
 
 _DATETIME = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})(?:[Tt_ ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?"
-    r"\s*([Zz]|[+-]\d{2}(?::?\d{2})?)?)?")
-_TIME = re.compile(r"(\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?\s*([Zz]|[+-]\d{2}(?::?\d{2})?)?")
-_NUMBER = re.compile(r"\s*[+-]?(?:\d+\.?\d*|\.\d+)\s*")
+    r"\s*([Zz]|[+-]\d{2}(?::?\d{2})?)?)?", re.ASCII)
+_TIME = re.compile(r"(\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?\s*([Zz]|[+-]\d{2}(?::?\d{2})?)?",
+                   re.ASCII)
+_NUMBER = re.compile(r"\s*[+-]?(?:\d+\.?\d*|\.\d+)\s*", re.ASCII)
+
+
+def _digits(text: str) -> bool:
+    return text.isascii() and text.isdigit()
 
 
 def _date_problem(text: str) -> str:
     """speedate's wording (used by pydantic) for a bad date part."""
     if len(text) < 10:
         return "input is too short"
-    if not text[:4].isdigit():
+    if not _digits(text[:4]):
         return "invalid character in year"
     if text[4] != "-" or text[7] != "-":
         return "invalid date separator, expected `-`"
-    if not text[5:7].isdigit():
+    if not _digits(text[5:7]):
         return "invalid character in month"
-    if not text[8:10].isdigit():
+    if not _digits(text[8:10]):
         return "invalid character in day"
     year, month, day = int(text[:4]), int(text[5:7]), int(text[8:10])
     if not 1 <= month <= 12:
@@ -284,13 +289,13 @@ def _date_problem(text: str) -> str:
 def _time_problem(text: str) -> str:
     if len(text) < 5:
         return "input is too short"
-    if not text[:2].isdigit():
+    if not _digits(text[:2]):
         return "invalid character in hour"
     if int(text[:2]) > 23:
         return "hour value is outside expected range of 0-23"
     if text[2] != ":":
         return "invalid time separator, expected `:`"
-    if not text[3:5].isdigit():
+    if not _digits(text[3:5]):
         return "invalid character in minute"
     if int(text[3:5]) > 59:
         return "minute value is outside expected range of 0-59"
@@ -433,14 +438,14 @@ def to_time(value: Any) -> time:
 def to_timedelta(value: Any) -> timedelta:
     if isinstance(value, timedelta):
         return value
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return timedelta(seconds=value)
-    if isinstance(value, str):
-        if _NUMBER.fullmatch(value):
-            return timedelta(seconds=float(value))
-        try:
+    try:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return timedelta(seconds=value)
+        if isinstance(value, str):
+            if _NUMBER.fullmatch(value):
+                return timedelta(seconds=float(value))
             return msgspec.convert(value, timedelta)
-        except msgspec.ValidationError:
-            raise fail("time_delta_parsing", "Input should be a valid timedelta, invalid "
-                       "duration", value, {"error": "invalid duration"}) from None
+    except (msgspec.ValidationError, OverflowError, ValueError):
+        raise fail("time_delta_parsing", "Input should be a valid timedelta, invalid duration",
+                   value, {"error": "invalid duration"}) from None
     raise fail("time_delta_type", "Input should be a valid timedelta", value)

@@ -369,7 +369,7 @@ void pn_ws_tick(PnWSObject *ws, double now)
         return;
     }
     if (ws->pong_deadline > 0 && now > ws->pong_deadline) {
-        pn_ws_error_t e = {PN_WS_CLOSE_GOING_AWAY, "ping timeout", 0};
+        pn_ws_error_t e = {PN_WS_CLOSE_INTERNAL_ERROR, "keepalive ping timeout", 0}; /* 1011, as websockets and uvicorn */
         ws_fail(ws, &e);
         ws_flush(ws);
         return;

@@ -15,6 +15,7 @@
 
 #include "guard.h"
 #include "tap.h"
+#include "utf8_ref.h"
 #include "utf8.h"
 
 /* Validity by decoding code points (independent of the automaton). */
@@ -52,53 +53,6 @@ static int oracle_valid(const uint8_t *s, size_t n)
         i += len;
     }
     return 1;
-}
-
-/*
- * Reference scan with the per-lead ranges of Unicode Table 3-7: returns the
- * offset of the first byte that cannot continue a valid prefix, or n; *complete
- * says whether a valid text ends at n.
- */
-static size_t ref_scan(const uint8_t *s, size_t n, int *complete)
-{
-    size_t i = 0;
-    *complete = 0;
-    while (i < n) {
-        uint8_t c = s[i], lo = 0x80, hi = 0xBF;
-        size_t need;
-        if (c < 0x80) {
-            i++;
-            continue;
-        } else if (c >= 0xC2 && c <= 0xDF) {
-            need = 1;
-        } else if (c == 0xE0) {
-            need = 2, lo = 0xA0;
-        } else if ((c >= 0xE1 && c <= 0xEC) || c == 0xEE || c == 0xEF) {
-            need = 2;
-        } else if (c == 0xED) {
-            need = 2, hi = 0x9F;
-        } else if (c == 0xF0) {
-            need = 3, lo = 0x90;
-        } else if (c >= 0xF1 && c <= 0xF3) {
-            need = 3;
-        } else if (c == 0xF4) {
-            need = 3, hi = 0x8F;
-        } else {
-            return i;
-        }
-        for (size_t k = 1; k <= need; k++) {
-            if (i + k >= n) {
-                return n;
-            }
-            uint8_t b = s[i + k];
-            if (k == 1 ? (b < lo || b > hi) : (b < 0x80 || b > 0xBF)) {
-                return i + k;
-            }
-        }
-        i += need + 1;
-    }
-    *complete = 1;
-    return n;
 }
 
 /* Result of validating s[0..n) fed in pieces ending at cuts[0..ncuts) (then n). */

@@ -18,6 +18,8 @@
 
 #include "utf8.h"
 
+#include "../c/utf8_ref.h"
+
 #define CHECK(cond)                                                                                \
     do {                                                                                           \
         if (!(cond)) {                                                                             \
@@ -25,48 +27,6 @@
         }                                                                                          \
     } while (0)
 
-/* Offset of the first byte no valid text can have there, or n; *complete at n. */
-static size_t reference(const uint8_t *s, size_t n, int *complete)
-{
-    size_t i = 0;
-    *complete = 0;
-    while (i < n) {
-        uint8_t c = s[i], lo = 0x80, hi = 0xBF;
-        size_t need;
-        if (c < 0x80) {
-            i++;
-            continue;
-        } else if (c >= 0xC2 && c <= 0xDF) {
-            need = 1;
-        } else if (c == 0xE0) {
-            need = 2, lo = 0xA0;
-        } else if ((c >= 0xE1 && c <= 0xEC) || c == 0xEE || c == 0xEF) {
-            need = 2;
-        } else if (c == 0xED) {
-            need = 2, hi = 0x9F;
-        } else if (c == 0xF0) {
-            need = 3, lo = 0x90;
-        } else if (c >= 0xF1 && c <= 0xF3) {
-            need = 3;
-        } else if (c == 0xF4) {
-            need = 3, hi = 0x8F;
-        } else {
-            return i;
-        }
-        for (size_t k = 1; k <= need; k++) {
-            if (i + k >= n) {
-                return n;
-            }
-            uint8_t b = s[i + k];
-            if (k == 1 ? (b < lo || b > hi) : (b < 0x80 || b > 0xBF)) {
-                return i + k;
-            }
-        }
-        i += need + 1;
-    }
-    *complete = 1;
-    return n;
-}
 
 /* Feeds s[from..to) as its own allocation. Returns 0 or the absolute bad offset + 1. */
 static size_t feed(pn_utf8_t *u, const uint8_t *s, size_t from, size_t to)
@@ -96,7 +56,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const uint8_t *s = data + 1;
     size_t n = size - 1;
     int complete;
-    size_t want = reference(s, n, &complete);
+    size_t want = ref_scan(s, n, &complete);
 
     pn_utf8_t u;
     pn_utf8_init(&u);

@@ -310,6 +310,29 @@ def test_pipelining_keeps_order(server):
     assert bodies == [b'{"async":"1"}', b'{"sync":"2"}', b"three"]
 
 
+def test_many_ready_connections_each_get_their_own_response(server):
+    # Requests that arrive together are served in one epoll batch whose sends wait for
+    # the batch's end: every connection must still get its own answer, none lost.
+    conns = [Conn(server.port) for _ in range(64)]
+    try:
+        for round_ in range(3):
+            for i, conn in enumerate(conns):
+                conn.send(http_request("GET", f"/sync/{round_}-{i}"))
+            for i, conn in enumerate(conns):
+                assert conn.read_response().body == f'{{"sync":"{round_}-{i}"}}'.encode()
+    finally:
+        for conn in conns:
+            conn.sock.close()
+
+
+def test_half_closed_client_gets_its_response_then_close(server):
+    with Conn(server.port) as conn:
+        conn.send(http_request("GET", "/"))
+        conn.sock.shutdown(socket.SHUT_WR)
+        assert conn.read_response().body == b"Hello, world!"
+        assert conn.closed_within(IO_TIMEOUT)
+
+
 def test_http_1_0_closes_after_response(server):
     with Conn(server.port) as conn:
         conn.send(http_request("GET", "/", version="1.0"))

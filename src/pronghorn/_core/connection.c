@@ -32,36 +32,13 @@ PnConnObject *pn_conn_new(PnServerObject *srv, int fd)
     if (c == NULL) {
         return NULL;
     }
+    /* Every field after the object header starts zeroed (NULL, 0, off), so a field added
+     * later cannot be left uninitialised. */
+    memset((char *)c + sizeof(PyObject), 0, sizeof(*c) - sizeof(PyObject));
     pn_conn_init(&c->engine, &srv->cfg);
     c->server = (PnServerObject *)Py_NewRef(srv);
     c->fd = fd;
-    c->closed = 0;
-    c->reading_paused = 0;
-    c->want_write = 0;
-    c->peer_eof = 0;
-    c->deadline = 0;
-    c->deadline_kind = 0;
-    c->served = 0;
-    c->peer_len = 0;
-    c->request = NULL;
-    c->pending = NULL;
-    c->body_waiter = NULL;
-    c->drain_waiter = NULL;
-    c->disc_waiter = NULL;
-    c->output_waiter = NULL;
-    c->ws = NULL;
-    c->client_obj = NULL;
-    c->server_obj = NULL;
-    c->scheme = NULL;
-    c->stream_response = NULL;
     c->file_fd = -1;
-    c->file_off = 0;
-    c->file_left = 0;
-    c->serial = 0;
-    c->in_handler = 0;
-    c->streamed = 0;
-    c->dispatching = 0;
-    c->started = 0;
     PyObject_GC_Track(c);
     return c;
 }
@@ -138,9 +115,61 @@ static void want_writable(PnConnObject *c)
     }
 }
 
+/* Largest output a connection holds back until its epoll batch ends. */
+#define DEFER_MAX (256 * 1024)
+
+static int flush_now(PnConnObject *c);
+
 /* Write queued output, then any file being sent. Returns 0, or -1 if the
- * connection got closed. */
+ * connection got closed.
+ *
+ * Inside an epoll batch (server.c's on_epoll) a socket's output waits for
+ * the batch's end: the Python of every ready request runs back to back, then
+ * the sends do, and each keeps its caches warm (measured: fewer cycles per
+ * request for the same instructions). The wait is bounded by the batch, and
+ * by DEFER_MAX bytes. */
 int pn_conn_flush(PnConnObject *c)
+{
+    if (c->closed) {
+        return -1;
+    }
+    PnServerObject *srv = c->server;
+    if (srv->batching && c->fd >= 0 && c->file_left == 0 &&
+        pn_buf_len(&c->engine.out) < DEFER_MAX) {
+        if (!c->flush_queued) {
+            if (srv->n_flushq == srv->cap_flushq) {
+                Py_ssize_t cap = srv->cap_flushq ? srv->cap_flushq * 2 : 64;
+                PnConnObject **q = PyMem_Realloc(srv->flushq, (size_t)cap * sizeof(*q));
+                if (q == NULL) {
+                    return flush_now(c);
+                }
+                srv->flushq = q;
+                srv->cap_flushq = cap;
+            }
+            srv->flushq[srv->n_flushq++] = (PnConnObject *)Py_NewRef(c);
+            c->flush_queued = 1;
+        }
+        return 0;
+    }
+    return flush_now(c);
+}
+
+void pn_conn_flush_batch(PnServerObject *srv)
+{
+    /* Flushing cannot queue more (batching is off), but be robust to it anyway. */
+    for (Py_ssize_t i = 0; i < srv->n_flushq; i++) {
+        PnConnObject *c = srv->flushq[i];
+        c->flush_queued = 0;
+        if (flush_now(c) == 0 && c->peer_eof && !c->in_handler &&
+            pn_buf_len(&c->engine.out) == 0) {
+            pn_conn_close(c); /* what pn_conn_process would have done after its flush */
+        }
+        Py_DECREF(c);
+    }
+    srv->n_flushq = 0;
+}
+
+static int flush_now(PnConnObject *c)
 {
     if (c->closed) {
         return -1;
@@ -819,7 +848,7 @@ void pn_conn_on_readable(PnConnObject *c)
 
 void pn_conn_on_writable(PnConnObject *c)
 {
-    if (pn_conn_flush(c) < 0) {
+    if (flush_now(c) < 0) { /* the socket has room: no reason to wait for the batch's end */
         return;
     }
     if (!c->in_handler && pn_buf_len(&c->engine.out) == 0) {

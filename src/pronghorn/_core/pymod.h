@@ -81,6 +81,7 @@ typedef struct PnConnObject {
     int streamed;             /* the handler wrote its response through Request._start */
     PyObject *stream_response;/* response object whose _stream() task is running, or NULL */
     double started;           /* monotonic time the current request started */
+    int flush_queued;         /* in the server's flush queue (sent when the epoll batch ends) */
 } PnConnObject;
 
 struct PnServerObject {
@@ -114,6 +115,9 @@ struct PnServerObject {
     long date_second;
     struct sockaddr_storage local;
     socklen_t local_len;
+    int batching;             /* inside on_epoll: socket writes wait for the batch's end */
+    PnConnObject **flushq;    /* connections with output queued in this batch (strong refs) */
+    Py_ssize_t n_flushq, cap_flushq;
 };
 
 /* connection.c */
@@ -123,6 +127,8 @@ void pn_conn_on_readable(PnConnObject *c);
 void pn_conn_on_writable(PnConnObject *c);
 void pn_conn_close(PnConnObject *c);
 int pn_conn_flush(PnConnObject *c);
+/* Send what the epoll batch queued (server.c calls it when the batch ends). */
+void pn_conn_flush_batch(PnServerObject *srv);
 /* Raw headers sequence -> array (stack if it fits, else PyMem). -1 with exception set. */
 int pn_headers_from_seq(PyObject *seq, pn_header_t *stack, size_t stack_n, pn_header_t **out,
                         Py_ssize_t *n, PyObject **keep);

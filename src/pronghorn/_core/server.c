@@ -176,6 +176,7 @@ static PyObject *on_epoll(PnServerObject *srv, PyObject *unused)
     }
     update_date(srv);
     Py_INCREF(srv);
+    srv->batching = 1;
     for (int i = 0; i < n; i++) {
         uint64_t data = evs[i].data.u64;
         int fd = (int)(data & 0xffffffffu);
@@ -200,6 +201,8 @@ static PyObject *on_epoll(PnServerObject *srv, PyObject *unused)
         }
         Py_DECREF(c);
     }
+    srv->batching = 0;
+    pn_conn_flush_batch(srv);
     Py_DECREF(srv);
     if (PyErr_Occurred()) {
         PyErr_WriteUnraisable((PyObject *)srv);
@@ -267,6 +270,7 @@ static PyObject *on_sweep(PnServerObject *srv, PyObject *unused)
     Py_DECREF(srv);
     Py_RETURN_NONE;
 }
+
 
 static PyMethodDef on_epoll_def = {"_on_epoll", (PyCFunction)on_epoll, METH_NOARGS, NULL};
 static PyMethodDef on_sweep_def = {"_on_sweep", (PyCFunction)on_sweep, METH_NOARGS, NULL};
@@ -598,6 +602,7 @@ static void server_dealloc(PnServerObject *srv)
         close(srv->epfd);
     }
     PyMem_Free(srv->conns);
+    PyMem_Free(srv->flushq);
     PyMem_Free(srv->listen_fds);
     PyMem_Free(srv->scratch);
     tp->tp_free(srv);

@@ -16,12 +16,14 @@ shutdown.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import logging
 import os
 import signal
 import socket
 import struct
+import sys
 import threading
 import time
 from pathlib import Path
@@ -617,6 +619,68 @@ def test_scope_http_1_0_and_other_methods(serve):
     assert seen.get("/ten")["http_version"] == "1.0"
     assert seen.get("/ten")["query_string"] == b""
     assert seen.get("/patch")["method"] == "PATCH"
+
+
+def test_response_headers_lowercased_and_bytearray_accepted(serve):
+    async def app(scope, receive, send):
+        await respond(send, headers=[(b"X-Mixed-Case", bytearray(b"one")),
+                                     (bytearray(b"x-from-bytearray"), b"two"),
+                                     [b"x-list-pair", b"three"]])
+
+    resp = serve(app, lifespan="off").get("/")
+    assert resp.status == 200
+    assert ("x-mixed-case", "one") in resp.headers
+    assert ("x-from-bytearray", "two") in resp.headers
+    assert ("x-list-pair", "three") in resp.headers
+
+
+def test_receive_and_send_work_with_asyncio_helpers_and_under_a_tracer(serve):
+    # receive()/send() return awaitables made in C, not coroutines: asyncio's helpers must
+    # take them, and so must an interpreter with a tracer set (coverage, debuggers), which
+    # drives awaitables through the iterator protocol instead of am_send.
+    seen = Seen()
+
+    async def app(scope, receive, send):
+        # (Called, they do their work at once, as granian's do: the message is taken now.)
+        pending = receive()
+        seen.put("awaitable", inspect.isawaitable(pending) and not inspect.iscoroutine(pending))
+        tracer = lambda frame, event, arg: tracer  # noqa: E731
+        sys.settrace(tracer)
+        try:
+            first = await pending
+            # The body is done: this one waits for the end of the exchange.
+            after = asyncio.ensure_future(receive())
+            await asyncio.gather(send({"type": "http.response.start", "status": 200,
+                                       "headers": [(b"content-length", b"5")]}))
+            await send({"type": "http.response.body", "body": first["body"]})
+            seen.put("after", await after)
+        finally:
+            sys.settrace(None)
+
+    server = serve(app, lifespan="off")
+    with Conn(server.port) as conn:
+        resp = conn.request("POST", "/", body=b"hello")
+    assert (resp.status, resp.body) == (200, b"hello")
+    assert seen.get("awaitable") is True
+    assert seen.get("after") == {"type": "http.disconnect"}
+
+
+def test_client_address_per_connection(serve):
+    seen = Seen()
+
+    async def app(scope, receive, send):
+        seen.put(scope["client"][1], scope["client"])
+        await respond(send)
+
+    server = serve(app, lifespan="off")
+    ports = []
+    for _ in range(2):
+        with Conn(server.port) as conn:
+            assert conn.request("GET", "/").status == 200
+            assert conn.request("GET", "/").status == 200
+            ports.append(conn.sock.getsockname()[1])
+    for port in ports:
+        assert seen.get(port) == ("127.0.0.1", port)
 
 
 def test_scope_root_path(serve):

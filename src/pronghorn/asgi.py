@@ -2,10 +2,10 @@
 
 Owns: ``ASGIHandler`` — the engine's per-request handler for an ASGI app:
 the HTTP scope (built in C by ``Request._asgi_scope``), ``receive`` and
-``send`` over the engine's primitives (``_receive``, ``_start``, ``_write``,
-``_sendfile``, ``_end``, ``_disconnected``), and the rules for apps that
-break the message order: logged, a 500 when nothing was sent yet, the
-connection aborted otherwise. Also the lifespan protocol (``Lifespan``),
+``send`` (``_Exchange``: in C, ``_core.ASGIExchange`` over the engine's
+primitives, with the waits here), and what follows an app that breaks the
+message order: logged, a 500 when nothing was sent yet, the connection
+aborted otherwise. Also the lifespan protocol (``Lifespan``),
 proxy headers (``ProxyHeaders``) and ``call_asgi_app`` for ASGI apps
 mounted in a Pronghorn app.
 
@@ -59,18 +59,16 @@ Message = dict[str, Any]
 ASGIApp = Callable[[Scope, Callable[[], Awaitable[Message]], Callable[[Message], Awaitable[None]]],
                    Awaitable[None]]
 
-_DISCONNECT = {"type": "http.disconnect"}
 _ProtocolError = _core.ProtocolError
 _BYTES = (bytes, bytearray)
 _engine_client = _core.Request.client  # the peer address, whatever Request subclass is used
 
 
-class ASGIProtocolError(RuntimeError):
-    """The application sent ASGI messages out of order or malformed."""
+ASGIProtocolError = _core.ASGIProtocolError  # the app sent messages out of order or malformed
 
 
 def _headers(raw: Iterable[Any]) -> list[tuple[bytes, bytes]]:
-    """The app's response headers as (lowercased name, value) bytes pairs.
+    """The app's headers as (lowercased name, value) bytes pairs (WebSocket accept).
 
     Byte values are checked by the engine's one header validator when the
     head is written."""
@@ -86,102 +84,38 @@ def _headers(raw: Iterable[Any]) -> list[tuple[bytes, bytes]]:
     return headers
 
 
-class _Exchange:
-    """receive() and send() of one request."""
+class _Exchange(_core.ASGIExchange):
+    """receive() and send() of one request: in C (``_core.ASGIExchange``: message order
+    and shapes, the head with the first body message), except what must wait, here."""
 
-    __slots__ = ("request", "status", "headers", "no_body", "started", "head_written", "ended",
-                 "body_done", "gone", "disc")
+    __slots__ = ()
 
-    def __init__(self, request: Any) -> None:
-        self.request = request
-        self.started = self.head_written = self.ended = self.body_done = False
-        self.no_body = self.gone = False
-        self.status = 0
-        self.headers: list[tuple[bytes, bytes]] = []
-        self.disc: Any = None  # the engine's disconnect future receive() waits on
-
-    async def receive(self) -> Message:
-        if self.ended:
-            return _DISCONNECT
-        request = self.request
-        if not self.body_done:
+    async def _receive_wait(self, waiter: Any) -> Message:
+        """receive() that must wait: for body bytes, or (body_done) for the exchange's end."""
+        while True:
+            if self.body_done:
+                await waiter
+                if not self.ended:
+                    self.gone = True
+                return {"type": "http.disconnect"}
             try:
-                got = request._receive()
-                while got.__class__ is not tuple:
-                    await got
-                    got = request._receive()
+                await waiter
             except (ClientDisconnect, _ProtocolError):
                 # The peer is gone, or its body was refused and the engine answered (400/413).
                 self.body_done = self.gone = True
-                return _DISCONNECT
-            data, more = got
-            if not more:
-                self.body_done = True
-            return {"type": "http.request", "body": data, "more_body": more}
-        waiter = request._disconnected()
-        if waiter is not None:
-            self.disc = waiter
+                return {"type": "http.disconnect"}
+            got = self._receive_now()
+            if got.__class__ is dict:
+                return got
+            waiter = got
+
+    async def _drain(self, waiter: Any) -> None:
+        """send() under output backpressure: wait until the socket took the output."""
+        try:
             await waiter
-        if not self.ended:
+        except ClientDisconnect:
             self.gone = True
-        return _DISCONNECT
-
-    async def send(self, message: Message) -> None:
-        if self.gone:
-            raise ClientDisconnect("client disconnected")
-        kind = message["type"]
-        if kind == "http.response.body":
-            if not self.started or self.ended:
-                raise ASGIProtocolError(
-                    "http.response.body sent after the response was complete" if self.ended
-                    else "http.response.body sent before http.response.start")
-            body = message.get("body", b"")
-            more = message.get("more_body", False)
-            request = self.request
-            try:
-                if not self.head_written:
-                    self._write_head(-1 if more or self.no_body else len(body))
-                waiter = request._write(body) if body else None
-                if not more:
-                    self._finish()
-                elif waiter is not None:
-                    await waiter
-            except ClientDisconnect:
-                self.gone = True
-                raise
-        elif kind == "http.response.start":
-            if self.started:
-                raise ASGIProtocolError("http.response.start sent twice")
-            status = message["status"]
-            if status.__class__ is not int or not 200 <= status <= 999:
-                raise ASGIProtocolError(f"invalid status code {status!r}")
-            headers = self.headers = _headers(message.get("headers", ()))
-            self.status = status
-            self.no_body = status in (204, 304) or self.request.method == "HEAD"
-            self.started = True
-            for name, _ in headers:
-                if name == b"content-length":
-                    # The head goes out with the first body message, where a length that
-                    # disagrees can still be answered 500 instead of aborting.
-                    return
-            # Without a Content-Length the first body message decides (a single one gets
-            # a length, more are chunked); if the app suspends before it, send the head
-            # then (chunked) so the client is not kept waiting.
-            asyncio.get_running_loop().call_soon(self._head_if_idle)
-        elif kind == "http.response.pathsend":
-            try:
-                await self._pathsend(message)
-            except ClientDisconnect:
-                self.gone = True
-                raise
-        else:
-            raise ASGIProtocolError(f"unexpected ASGI message type {kind!r}")
-
-    def _write_head(self, length: int) -> None:
-        """Write the response head. ``length``: the whole body's size, or -1 (the declared
-        Content-Length, else chunked); the engine refuses a Content-Length that differs."""
-        self.request._start(self.status, self.headers, length)
-        self.head_written = True
+            raise
 
     def _head_if_idle(self) -> None:
         """The app suspended after http.response.start: send the head now (chunked unless
@@ -193,28 +127,25 @@ class _Exchange:
             except Exception:
                 pass
 
-    def _finish(self) -> None:
-        self.ended = True
-        self.request._end()
-        disc = self.disc
-        if disc is not None and not disc.done():
-            disc.set_result(None)  # a receive() waiting for the end of the exchange
-
     async def _pathsend(self, message: Message) -> None:
         if not self.started or self.ended:
             raise ASGIProtocolError("http.response.pathsend out of order")
         request = self.request
-        fd = os.open(message["path"], os.O_RDONLY | os.O_CLOEXEC)
         try:
-            size = os.fstat(fd).st_size
-            if not self.head_written:  # (it is if the app suspended without a Content-Length)
-                self._write_head(-1 if self.no_body else size)
-            waiter = request._sendfile(fd, 0, size)
-            if waiter is not None:
-                await waiter
-            self._finish()
-        finally:
-            os.close(fd)
+            fd = os.open(message["path"], os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                size = os.fstat(fd).st_size
+                if not self.head_written:  # (it is if the app suspended without a length)
+                    self._write_head(-1 if self.no_body else size)
+                waiter = request._sendfile(fd, 0, size)
+                if waiter is not None:
+                    await waiter
+                self._finish()
+            finally:
+                os.close(fd)
+        except ClientDisconnect:
+            self.gone = True
+            raise
 
 
 class ProxyHeaders:

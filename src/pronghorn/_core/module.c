@@ -172,7 +172,9 @@ static int core_exec(PyObject *mod)
         add_type(mod, &PnTask_spec, NULL, &st->TaskType) < 0 ||
         add_type(mod, &PnRouter_spec, NULL, &st->RouterType) < 0 ||
         add_type(mod, &PnChunked_spec, NULL, &st->ChunkedType) < 0 ||
-        add_type(mod, &PnWS_spec, NULL, &st->WSType) < 0) {
+        add_type(mod, &PnWS_spec, NULL, &st->WSType) < 0 ||
+        add_type(mod, &PnReady_spec, NULL, &st->ReadyType) < 0 ||
+        add_type(mod, &PnExchange_spec, NULL, &st->ExchangeType) < 0) {
         return -1;
     }
     st->ClientDisconnect = PyErr_NewExceptionWithDoc(
@@ -181,7 +183,11 @@ static int core_exec(PyObject *mod)
     st->ProtocolError = PyErr_NewExceptionWithDoc(
         "pronghorn._core.ProtocolError",
         "The peer broke HTTP/1.1 framing; args are (status, reason).", PyExc_ValueError, NULL);
-    if (st->ClientDisconnect == NULL || st->ProtocolError == NULL ||
+    st->ASGIProtocolError = PyErr_NewExceptionWithDoc(
+        "pronghorn.asgi.ASGIProtocolError",
+        "The application sent ASGI messages out of order or malformed.", PyExc_RuntimeError, NULL);
+    if (st->ClientDisconnect == NULL || st->ProtocolError == NULL || st->ASGIProtocolError == NULL ||
+        PyModule_AddObjectRef(mod, "ASGIProtocolError", st->ASGIProtocolError) < 0 ||
         PyModule_AddObjectRef(mod, "ClientDisconnect", st->ClientDisconnect) < 0 ||
         PyModule_AddObjectRef(mod, "ProtocolError", st->ProtocolError) < 0) {
         return -1;
@@ -207,6 +213,42 @@ static int core_exec(PyObject *mod)
     INTERN(str_stream, "_stream");
     INTERN(str_throw, "throw");
     INTERN(str_asyncio_future_blocking, "_asyncio_future_blocking");
+    INTERN(str_type, "type");
+    INTERN(str_more_body, "more_body");
+    INTERN(str_status, "status");
+    INTERN(str_headers, "headers");
+    INTERN(str_HEAD, "HEAD");
+    INTERN(str_http, "http");
+    INTERN(str_http_request, "http.request");
+    INTERN(str_http_disconnect, "http.disconnect");
+    INTERN(str_http_response_start, "http.response.start");
+    INTERN(str_http_response_body, "http.response.body");
+    INTERN(str_http_response_pathsend, "http.response.pathsend");
+    INTERN(str_receive_wait, "_receive_wait");
+    INTERN(str_drain, "_drain");
+    INTERN(str_pathsend, "_pathsend");
+    INTERN(str_head_if_idle, "_head_if_idle");
+    INTERN(str_asgi, "asgi");
+    INTERN(str_version, "version");
+    INTERN(str_spec_version, "spec_version");
+    INTERN(str_http_version, "http_version");
+    INTERN(str_method, "method");
+    INTERN(str_scheme, "scheme");
+    INTERN(str_path, "path");
+    INTERN(str_raw_path, "raw_path");
+    INTERN(str_query_string, "query_string");
+    INTERN(str_root_path, "root_path");
+    INTERN(str_client, "client");
+    INTERN(str_server, "server");
+    INTERN(str_extensions, "extensions");
+    INTERN(str_state, "state");
+    INTERN(str_3_0, "3.0");
+    INTERN(str_2_4, "2.4");
+    st->empty_bytes = PyBytes_FromStringAndSize("", 0);
+    st->empty_tuple = PyTuple_New(0);
+    if (st->empty_bytes == NULL || st->empty_tuple == NULL || pn_exchange_init_state(st) < 0) {
+        return -1;
+    }
     PyObject *asyncio = PyImport_ImportModule("asyncio");
     if (asyncio == NULL) {
         return -1;
@@ -278,6 +320,10 @@ static int core_traverse(PyObject *mod, visitproc visit, void *arg)
     Py_VISIT(st->ClientDisconnect);
     Py_VISIT(st->ProtocolError);
     Py_VISIT(st->get_running_loop);
+    Py_VISIT(st->ReadyType);
+    Py_VISIT(st->ExchangeType);
+    Py_VISIT(st->ASGIProtocolError);
+    Py_VISIT(st->ready_none);
     return 0;
 }
 
@@ -322,6 +368,43 @@ static int core_clear(PyObject *mod)
     Py_CLEAR(st->str_error);
     Py_CLEAR(st->str_exc_info);
     Py_CLEAR(st->get_running_loop);
+    Py_CLEAR(st->ReadyType);
+    Py_CLEAR(st->ExchangeType);
+    Py_CLEAR(st->ASGIProtocolError);
+    Py_CLEAR(st->ready_none);
+    Py_CLEAR(st->empty_bytes);
+    Py_CLEAR(st->empty_tuple);
+    Py_CLEAR(st->str_type);
+    Py_CLEAR(st->str_more_body);
+    Py_CLEAR(st->str_status);
+    Py_CLEAR(st->str_headers);
+    Py_CLEAR(st->str_HEAD);
+    Py_CLEAR(st->str_http);
+    Py_CLEAR(st->str_http_request);
+    Py_CLEAR(st->str_http_disconnect);
+    Py_CLEAR(st->str_http_response_start);
+    Py_CLEAR(st->str_http_response_body);
+    Py_CLEAR(st->str_http_response_pathsend);
+    Py_CLEAR(st->str_receive_wait);
+    Py_CLEAR(st->str_drain);
+    Py_CLEAR(st->str_pathsend);
+    Py_CLEAR(st->str_head_if_idle);
+    Py_CLEAR(st->str_asgi);
+    Py_CLEAR(st->str_version);
+    Py_CLEAR(st->str_spec_version);
+    Py_CLEAR(st->str_http_version);
+    Py_CLEAR(st->str_method);
+    Py_CLEAR(st->str_scheme);
+    Py_CLEAR(st->str_path);
+    Py_CLEAR(st->str_raw_path);
+    Py_CLEAR(st->str_query_string);
+    Py_CLEAR(st->str_root_path);
+    Py_CLEAR(st->str_client);
+    Py_CLEAR(st->str_server);
+    Py_CLEAR(st->str_extensions);
+    Py_CLEAR(st->str_state);
+    Py_CLEAR(st->str_3_0);
+    Py_CLEAR(st->str_2_4);
     return 0;
 }
 

@@ -39,6 +39,18 @@ typedef struct {
     PyObject *str_call_soon, *str_throw, *str_asyncio_future_blocking;
     PyObject *str_background, *str_streaming, *str_stream;
     PyObject *get_running_loop; /* asyncio.get_running_loop */
+    /* the ASGI path (request.c's scope, exchange.c) */
+    PyTypeObject *ReadyType, *ExchangeType;
+    PyObject *ASGIProtocolError; /* RuntimeError subclass: the app broke the message order */
+    PyObject *ready_none;        /* a Ready of None, shared */
+    PyObject *empty_bytes, *empty_tuple;
+    PyObject *str_type, *str_more_body, *str_status, *str_headers, *str_HEAD;
+    PyObject *str_http, *str_http_request, *str_http_disconnect, *str_http_response_start;
+    PyObject *str_http_response_body, *str_http_response_pathsend;
+    PyObject *str_receive_wait, *str_drain, *str_pathsend, *str_head_if_idle;
+    PyObject *str_asgi, *str_version, *str_spec_version, *str_http_version, *str_method;
+    PyObject *str_scheme, *str_path, *str_raw_path, *str_query_string, *str_root_path;
+    PyObject *str_client, *str_server, *str_extensions, *str_state, *str_3_0, *str_2_4;
 } pn_state_t;
 
 pn_state_t *pn_state_from_type(PyTypeObject *tp);
@@ -70,8 +82,9 @@ typedef struct PnConnObject {
     PyObject *drain_waiter;   /* future resolved when queued output drops below LOW_WATER */
     PyObject *disc_waiter;    /* future resolved when the exchange ends (response done or peer gone) */
     PyObject *output_waiter;  /* in memory: future resolved when output is pending or closed */
-    PyObject *client_obj;     /* in memory: the client given to memory_connection(), or NULL */
-    PyObject *server_obj;     /* in memory: the server address given, or NULL */
+    PyObject *client_obj;     /* the peer's address tuple (given to memory_connection() in
+                                 memory, else made at the first use), or NULL */
+    PyObject *server_obj;     /* the local address tuple, likewise, or NULL */
     PyObject *scheme;         /* "http" unless set (memory_connection(scheme=...)), or NULL */
     PyObject *ws;             /* the WebSocket session after an upgrade, or NULL */
     int file_fd;              /* file being sent with sendfile(2), or -1 */
@@ -179,6 +192,10 @@ void pn_ws_on_handler_done(PnWSObject *ws);
 void pn_ws_on_shutdown(PnWSObject *ws, unsigned code);
 void pn_ws_tick(PnWSObject *ws, double now);
 
+/* exchange.c */
+extern PyType_Spec PnReady_spec, PnExchange_spec;
+int pn_exchange_init_state(pn_state_t *st); /* after the types and strings exist */
+
 /* chunkedobj.c */
 extern PyType_Spec PnChunked_spec;
 
@@ -209,5 +226,12 @@ unsigned pn_request_flags(PyObject *req);
 PnConnObject *pn_request_conn(PyObject *req);
 void pn_request_detach(PyObject *req);
 PyObject *pn_addr_tuple(const struct sockaddr_storage *ss, socklen_t len);
+/* The streaming primitives, called directly by exchange.c: the methods _receive(),
+ * _disconnected(), _start(status, headers, length), _write(data) and _end(). */
+PyObject *pn_request_receive(PyObject *req);
+PyObject *pn_request_disconnected(PyObject *req);
+PyObject *pn_request_start(PyObject *req, int status, PyObject *headers, Py_ssize_t length);
+PyObject *pn_request_write(PyObject *req, PyObject *data);
+PyObject *pn_request_end(PyObject *req);
 
 #endif

@@ -262,11 +262,14 @@ static PyObject *get_client(PnRequestObject *r, void *closure)
         if (r->conn == NULL) {
             Py_RETURN_NONE;
         }
-        r->client = r->conn->client_obj ? Py_NewRef(r->conn->client_obj)
-                                        : addr_tuple(&r->conn->peer, r->conn->peer_len);
-        if (r->client == NULL) {
-            return NULL;
+        PnConnObject *c = r->conn;
+        if (c->client_obj == NULL) {
+            c->client_obj = addr_tuple(&c->peer, c->peer_len); /* once per connection */
+            if (c->client_obj == NULL) {
+                return NULL;
+            }
         }
+        r->client = Py_NewRef(c->client_obj);
     }
     return Py_NewRef(r->client);
 }
@@ -277,12 +280,14 @@ static PyObject *get_server(PnRequestObject *r, void *closure)
         if (r->conn == NULL) {
             Py_RETURN_NONE;
         }
-        r->server = r->conn->server_obj
-                        ? Py_NewRef(r->conn->server_obj)
-                        : addr_tuple(&r->conn->server->local, r->conn->server->local_len);
-        if (r->server == NULL) {
-            return NULL;
+        PnConnObject *c = r->conn;
+        if (c->server_obj == NULL) {
+            c->server_obj = addr_tuple(&c->server->local, c->server->local_len);
+            if (c->server_obj == NULL) {
+                return NULL;
+            }
         }
+        r->server = Py_NewRef(c->server_obj);
     }
     return Py_NewRef(r->server);
 }
@@ -433,27 +438,18 @@ static PnConnObject *writable_conn(PnRequestObject *r)
     return r->conn;
 }
 
-/* _start(status, headers, content_length=-1): write the response head. */
-static PyObject *req_start(PnRequestObject *r, PyObject *const *args, Py_ssize_t nargs)
+/* Write the response head (length -1: the declared Content-Length, else chunked). */
+static PyObject *start(PnRequestObject *r, long status, PyObject *headers, long long length)
 {
-    if (nargs < 2 || nargs > 3) {
-        PyErr_SetString(PyExc_TypeError, "_start(status, headers, content_length=-1)");
-        return NULL;
-    }
     PnConnObject *c = writable_conn(r);
     if (c == NULL) {
-        return NULL;
-    }
-    long status = PyLong_AsLong(args[0]);
-    long long length = nargs == 3 ? PyLong_AsLongLong(args[2]) : -1;
-    if (PyErr_Occurred()) {
         return NULL;
     }
     pn_header_t stack[32];
     pn_header_t *hs;
     Py_ssize_t n;
     PyObject *keep;
-    if (pn_headers_from_seq(args[1], stack, 32, &hs, &n, &keep) < 0) {
+    if (pn_headers_from_seq(headers, stack, 32, &hs, &n, &keep) < 0) {
         return NULL;
     }
     int rc = pn_conn_response_start(&c->engine, (int)status, hs, (size_t)n, length < 0 ? -1 : length);
@@ -468,6 +464,21 @@ static PyObject *req_start(PnRequestObject *r, PyObject *const *args, Py_ssize_t
         return NULL;
     }
     Py_RETURN_NONE;
+}
+
+/* _start(status, headers, content_length=-1): write the response head. */
+static PyObject *req_start(PnRequestObject *r, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs < 2 || nargs > 3) {
+        PyErr_SetString(PyExc_TypeError, "_start(status, headers, content_length=-1)");
+        return NULL;
+    }
+    long status = PyLong_AsLong(args[0]);
+    long long length = nargs == 3 ? PyLong_AsLongLong(args[2]) : -1;
+    if (PyErr_Occurred()) {
+        return NULL;
+    }
+    return start(r, status, args[1], length);
 }
 
 /* _write(data) -> None, or a future to await before writing more (backpressure). */
@@ -541,7 +552,7 @@ static PyObject *req_end(PnRequestObject *r, PyObject *unused)
 static PyObject *req_receive(PnRequestObject *r, PyObject *unused)
 {
     if (r->body_eof) {
-        return Py_BuildValue("(yO)", "", Py_False);
+        return PyTuple_Pack(2, req_state(r)->empty_bytes, Py_False);
     }
     PyObject *chunk = req_read(r, NULL);
     if (chunk == NULL || !PyBytes_Check(chunk)) {
@@ -552,7 +563,9 @@ static PyObject *req_receive(PnRequestObject *r, PyObject *unused)
     if (!more) {
         r->body_eof = 1;
     }
-    return Py_BuildValue("(NO)", chunk, more ? Py_True : Py_False);
+    PyObject *t = PyTuple_Pack(2, chunk, more ? Py_True : Py_False);
+    Py_DECREF(chunk);
+    return t;
 }
 
 /* _disconnected() -> None if the exchange is over (peer gone or response sent), else a
@@ -572,14 +585,28 @@ static PyObject *req_disconnected(PnRequestObject *r, PyObject *unused)
     return Py_NewRef(c->disc_waiter);
 }
 
-static int set_item(PyObject *d, const char *key, PyObject *value)
+static int set_item(PyObject *d, PyObject *key, PyObject *value)
 {
     if (value == NULL) {
         return -1;
     }
-    int rc = PyDict_SetItemString(d, key, value);
+    int rc = PyDict_SetItem(d, key, value);
     Py_DECREF(value);
     return rc;
+}
+
+/* A new dict of n (interned key, new reference) pairs; NULL if a value is NULL. */
+static PyObject *dict_of(int n, PyObject *const *kv)
+{
+    PyObject *d = PyDict_New();
+    for (int i = 0; i < n; i++) {
+        if (d != NULL && set_item(d, kv[2 * i], kv[2 * i + 1]) < 0) {
+            Py_CLEAR(d);
+        } else if (d == NULL) {
+            Py_XDECREF(kv[2 * i + 1]);
+        }
+    }
+    return d;
 }
 
 /*
@@ -594,38 +621,60 @@ static PyObject *req_asgi_scope(PnRequestObject *r, PyObject *const *args, Py_ss
         PyErr_SetString(PyExc_TypeError, "_asgi_scope(root_path: str, state: dict | None)");
         return NULL;
     }
+    pn_state_t *st = req_state(r);
     PyObject *root_path = args[0], *state = args[1];
-    PyObject *d = PyDict_New();
-    if (d == NULL) {
-        return NULL;
-    }
     PyObject *path = get_path(r, NULL);
     if (path != NULL && PyUnicode_GET_LENGTH(root_path) > 0) {
         Py_SETREF(path, PyUnicode_Concat(root_path, path));
     }
-    int bad = set_item(d, "type", PyUnicode_FromString("http")) < 0 ||
-              set_item(d, "asgi", Py_BuildValue("{ssss}", "version", "3.0", "spec_version",
-                                                "2.4")) < 0 ||
-              set_item(d, "http_version", get_version(r, NULL)) < 0 ||
-              set_item(d, "method", get_method(r, NULL)) < 0 ||
-              set_item(d, "scheme", get_scheme(r, NULL)) < 0 ||
-              set_item(d, "path", path) < 0 ||
-              set_item(d, "raw_path", get_raw_path(r, NULL)) < 0 ||
-              set_item(d, "query_string", get_query(r, NULL)) < 0 ||
-              set_item(d, "root_path", Py_NewRef(root_path)) < 0 ||
-              set_item(d, "headers", get_headers(r, NULL)) < 0 ||
-              set_item(d, "client", get_client(r, NULL)) < 0 ||
-              set_item(d, "server", get_server(r, NULL)) < 0 ||
-              set_item(d, "extensions",
-                       Py_BuildValue("{s{}}", "http.response.pathsend")) < 0;
-    if (!bad && state != Py_None) {
-        bad = set_item(d, "state", PyDict_Copy(state)) < 0;
-    }
-    if (bad) {
-        Py_DECREF(d);
-        return NULL;
-    }
-    return d;
+    PyObject *asgi[] = {st->str_version, Py_NewRef(st->str_3_0),
+                        st->str_spec_version, Py_NewRef(st->str_2_4)};
+    PyObject *extensions[] = {st->str_http_response_pathsend, PyDict_New()};
+    PyObject *kv[] = {
+        st->str_type, Py_NewRef(st->str_http),
+        st->str_asgi, dict_of(2, asgi),
+        st->str_http_version, get_version(r, NULL),
+        st->str_method, get_method(r, NULL),
+        st->str_scheme, get_scheme(r, NULL),
+        st->str_path, path,
+        st->str_raw_path, get_raw_path(r, NULL),
+        st->str_query_string, get_query(r, NULL),
+        st->str_root_path, Py_NewRef(root_path),
+        st->str_headers, get_headers(r, NULL),
+        st->str_client, get_client(r, NULL),
+        st->str_server, get_server(r, NULL),
+        st->str_extensions, dict_of(1, extensions),
+        st->str_state, state == Py_None ? NULL : PyDict_Copy(state),
+    };
+    int n = (int)(sizeof(kv) / sizeof(kv[0]) / 2) - (state == Py_None);
+    return dict_of(n, kv);
+}
+
+/* ---- direct calls for exchange.c ---- */
+
+PyObject *pn_request_receive(PyObject *req)
+{
+    return req_receive((PnRequestObject *)req, NULL);
+}
+
+PyObject *pn_request_disconnected(PyObject *req)
+{
+    return req_disconnected((PnRequestObject *)req, NULL);
+}
+
+PyObject *pn_request_start(PyObject *req, int status, PyObject *headers, Py_ssize_t length)
+{
+    return start((PnRequestObject *)req, status, headers, length);
+}
+
+PyObject *pn_request_write(PyObject *req, PyObject *data)
+{
+    return req_write((PnRequestObject *)req, data);
+}
+
+PyObject *pn_request_end(PyObject *req)
+{
+    return req_end((PnRequestObject *)req, NULL);
 }
 
 static PyObject *req_is_disconnected(PnRequestObject *r, PyObject *unused)

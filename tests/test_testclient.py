@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from pronghorn import HTTPException, PlainTextResponse, Pronghorn, Request, Response
+from pronghorn._wire import ResponseReader
 from pronghorn.testclient import AsyncTestClient, TestClient, _ResponseReader
 from tests.conftest import run_markdown_examples
 
@@ -362,6 +363,46 @@ def test_reader_body_until_close_and_no_body_cases():
 def test_reader_incomplete_response_is_an_error():
     with pytest.raises(httpx.RemoteProtocolError, match="without a complete response"):
         reader_for(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nab", eof=True)
+
+
+WIRE_RESPONSES = [
+    (False, b"HTTP/1.1 100 Continue\r\n\r\n"
+            b"HTTP/1.1 201 Created\r\nContent-Length: 3\r\nConnection: keep-alive\r\n\r\nabc"),
+    (False, b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"3\r\nabc\r\n2;ext=1\r\nde\r\n0\r\nX-Checksum: x\r\n\r\n"),
+    (False, b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n2\r\nzz\r\n0\r\n\r\n"),
+    (False, b"HTTP/1.1 200 OK\r\nX-A: b\r\n\r\nuntil close"),
+    (True, b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n"),
+    (False, b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n\x81\x02hi"),
+]
+
+
+def wire_read(pieces: list[bytes], head_request: bool) -> tuple:
+    """Everything a ResponseReader gives for ``pieces`` fed in turn, then the EOF."""
+    reader = ResponseReader(head_request=head_request)
+    events = [event for piece in pieces for event in reader.feed(piece)]
+    events += reader.feed_eof()
+    body = b"".join(event[1] for event in events if event[0] == "body")
+    kinds = [event for event in events if event[0] != "body"]
+    return kinds, body, reader.status, reader.reason, reader.raw_headers, reader.buffer
+
+
+@pytest.mark.parametrize("head_request, data", WIRE_RESPONSES)
+def test_wire_reader_gives_the_same_result_for_any_split(head_request, data):
+    whole = wire_read([data], head_request)
+    assert wire_read([data[i:i + 1] for i in range(len(data))], head_request) == whole
+    for cut in range(1, len(data)):
+        assert wire_read([data[:cut], data[cut:]], head_request) == whole
+
+
+def test_wire_reader_keeps_the_final_head_whole_and_the_bytes_after_it():
+    kinds, body, status, reason, raw, rest = wire_read([WIRE_RESPONSES[0][1]], False)
+    assert kinds == [("head", 201, [(b"content-length", b"3")]), ("end",)]  # hop-by-hop out
+    assert (body, status, reason) == (b"abc", 201, b"Created")
+    assert raw == [(b"Content-Length", b"3"), (b"Connection", b"keep-alive")]  # as written
+    assert wire_read([WIRE_RESPONSES[2][1]], False)[1] == b"zz"  # chunked is the last coding
+    kinds, body, status, _, _, rest = wire_read([WIRE_RESPONSES[5][1]], False)
+    assert (status, body, rest) == (101, b"", b"\x81\x02hi")  # a 101's first frame is kept
 
 
 def test_docs_testing_examples_run():

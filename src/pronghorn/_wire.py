@@ -24,7 +24,20 @@ HOP_BY_HOP = frozenset({b"connection", b"keep-alive", b"transfer-encoding"})
 class ResponseReader:
     """One response: ``feed(data)`` returns the new events, in order:
     ``("head", status, headers)``, ``("body", bytes)``, ``("end",)``.
-    Interim 1xx responses (100 Continue) are skipped."""
+
+    ``headers`` in the head event are the app's: names lowercased, the
+    engine's hop-by-hop framing fields left out (what an ASGI server is
+    given). The final head is also kept whole: ``status``, ``reason`` and
+    ``raw_headers`` (the fields as written, case kept, none left out).
+    Interim 1xx responses (100 Continue, RFC 9110 §15.2) are skipped; 101
+    is final. The body is framed as RFC 9112 §6.3 says: none for a HEAD
+    request, 101, 204 and 304; chunked (decoded by the engine's own
+    decoder, trailers validated and dropped); Content-Length; else until
+    the connection closes (``feed_eof``). Bytes after the response (a 101's
+    first WebSocket frames) stay in ``buffer``. Any split of the input gives
+    the same events, joined. A malformed chunked body raises
+    ``_core.ProtocolError``; a response cut short, ``ConnectionError``.
+    """
 
     def __init__(self, head_request: bool = False) -> None:
         self.head_request = head_request
@@ -32,6 +45,9 @@ class ResponseReader:
         self.framing: str | int | None = None  # "chunked", remaining length, or "close"
         self.decoder: _core.ChunkedDecoder | None = None
         self.complete = False
+        self.status = 0
+        self.reason = b""
+        self.raw_headers: list[tuple[bytes, bytes]] = []
 
     def feed(self, data: bytes) -> list[tuple]:
         events: list[tuple] = []
@@ -44,7 +60,6 @@ class ResponseReader:
                 if head:
                     events.append(head)
                     if self.framing == 0:
-                        self.buffer = b""
                         self._end(events)
                 continue
             if self.framing == "chunked":
@@ -89,16 +104,18 @@ class ResponseReader:
             return None
         lines = self.buffer[:end].split(b"\r\n")
         self.buffer = self.buffer[end + 4:]
-        status = int(lines[0].split(b" ", 2)[1])
+        _version, _, rest = lines[0].partition(b" ")
+        code, _, reason = rest.partition(b" ")
+        status = int(code)
         if 100 <= status < 200 and status != 101:
             return ()  # interim response: keep reading
+        raw = [(name, value.strip()) for name, _, value in
+               (line.partition(b":") for line in lines[1:])]
         headers = []
         framing: str | int = "close"
-        for line in lines[1:]:
-            name, _, value = line.partition(b":")
+        for name, value in raw:
             name = name.lower()
-            value = value.strip()
-            if name == b"transfer-encoding" and value.lower() == b"chunked":
+            if name == b"transfer-encoding" and _final_coding(value) == b"chunked":
                 framing = "chunked"
             elif name == b"content-length" and framing == "close":
                 framing = int(value)
@@ -109,7 +126,13 @@ class ResponseReader:
         self.framing = framing
         if framing == "chunked":
             self.decoder = _core.ChunkedDecoder()
+        self.status, self.reason, self.raw_headers = status, reason, raw
         return ("head", status, headers)
+
+
+def _final_coding(value: bytes) -> bytes:
+    """The last transfer coding of a Transfer-Encoding value (chunked must be last)."""
+    return value.rpartition(b",")[2].strip().lower()
 
 
 # ---- the client side of WebSocket frames (RFC 6455 §5) ------------------------------------

@@ -136,11 +136,12 @@ class ASGIAdapter:
             scheme="https" if scope.get("scheme") == "wss" else "http")
         try:
             conn.feed(_upgrade_head(scope))
-            switched, headers, rest = await _accepted(conn)
-            if switched:
-                await self._relay_websocket(conn, headers, rest, receive, send)
+            reader = ResponseReader()
+            events = await _answer_head(conn, reader)
+            if reader.status == 101:
+                await self._relay_websocket(conn, events[0][2], reader.buffer, receive, send)
             else:
-                await self._refuse_websocket(conn, scope, rest, send)
+                await self._refuse_websocket(conn, scope, reader, events, send)
         finally:
             conn.close()
 
@@ -157,11 +158,9 @@ class ASGIAdapter:
         finally:
             inbound.cancel()
 
-    async def _refuse_websocket(self, conn: Any, scope: dict[str, Any], data: bytes,
-                                send: Any) -> None:
+    async def _refuse_websocket(self, conn: Any, scope: dict[str, Any], reader: ResponseReader,
+                                events: list[tuple], send: Any) -> None:
         """The engine answered with an HTTP response: the denial, or a plain close."""
-        reader = ResponseReader()
-        events = reader.feed(data)
         while not reader.complete:
             data = conn.output()
             if data:
@@ -291,22 +290,19 @@ def _upgrade_head(scope: dict[str, Any]) -> bytes:
     return _request_head(as_http, b"connection: upgrade")
 
 
-async def _accepted(conn: Any) -> tuple[bool, list[tuple[bytes, bytes]], bytes]:
-    """Read the engine's answer to the upgrade: (a 101?, its headers, the bytes after its
-    head); for any other answer, the bytes of the whole response so far."""
-    data = b""
-    while True:
-        data += conn.output()
-        end = data.find(b"\r\n\r\n")
-        if end >= 0:
-            break
-        if conn.closed:
+async def _answer_head(conn: Any, reader: ResponseReader) -> list[tuple]:
+    """Feed the engine's answer to the upgrade to ``reader`` until its final head is read
+    (after a 101, the first frames stay in ``reader.buffer``); the events so far."""
+    events: list[tuple] = []
+    while not reader.status:
+        data = conn.output()
+        if data:
+            events += reader.feed(data)
+        elif conn.closed:
             raise ConnectionError("the engine closed the connection without answering")
-        await conn.wait_output()
-    if not data.startswith(b"HTTP/1.1 101 "):
-        return False, [], data
-    head = ResponseReader().feed(data[:end + 4])[0]
-    return True, head[2], data[end + 4:]
+        else:
+            await conn.wait_output()
+    return events
 
 
 class _WebSocketRelay:

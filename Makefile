@@ -7,6 +7,8 @@ CORE   := src/pronghorn/_core
 PURE_C := $(shell grep -L -E 'Python\.h|pymod\.h' $(CORE)/*.c)
 CORE_H := $(wildcard $(CORE)/*.h)
 C_TESTS := $(patsubst tests/c/%.c,tests/c/bin/%,$(wildcard tests/c/test_*.c))
+# The parser's tests once more on its portable scalar scans (http1.c built without SSE2).
+C_TESTS += tests/c/bin/test_http1_nosimd tests/c/bin/test_http1_corpus_nosimd
 FUZZERS := $(patsubst tests/fuzz/%.c,tests/fuzz/bin/%,$(wildcard tests/fuzz/fuzz_*.c))
 CC     ?= cc
 SAN    := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
@@ -43,6 +45,10 @@ ctest: $(C_TESTS)
 tests/c/bin/%: tests/c/%.c $(PURE_C) $(CORE_H) $(wildcard tests/c/*.h)
 	@mkdir -p tests/c/bin
 	$(CC) $(CFLAGS_TEST) -o $@ $< $(PURE_C) -lz
+
+tests/c/bin/%_nosimd: tests/c/%.c $(PURE_C) $(CORE_H) $(wildcard tests/c/*.h)
+	@mkdir -p tests/c/bin
+	$(CC) $(CFLAGS_TEST) -DPN_NO_SIMD -o $@ $< $(PURE_C) -lz
 
 pytest: build
 	$(PY) -m pytest -q

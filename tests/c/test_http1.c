@@ -481,6 +481,132 @@ static void test_slice_ieq(void)
     ok(pn_slice_ieq((pn_slice_t){NULL, 0}, ""), "ieq on empty slices");
 }
 
+/* ---- vector scan boundaries ------------------------------------------------ */
+
+/*
+ * http1.c reads names, values, the target and Host 16 bytes at a time (with
+ * narrower fast tests whose exceptions the byte table decides), and
+ * byte by byte near the end of the buffer. These put the byte that matters at
+ * every position across three blocks, for both builds (the Makefile also
+ * builds this file with -DPN_NO_SIMD); replays split the input everywhere.
+ */
+
+/* Replays in[0..len) and says whether it gave `status` (0: accepted) at `offset` (errors only). */
+static int outcome_is(const bbuf_t *in, int status, size_t offset)
+{
+    static outcome_t *o;
+    if (o == NULL) {
+        o = outcome_new();
+    }
+    int same = split_invariant(in->p, in->n, &default_limits, o);
+    int got = o->end == END_ERROR ? o->status : o->nmsg > 0 ? 0 : -1;
+    if (same && got == status && (status == 0 || o->offset == offset)) {
+        return 1;
+    }
+    diag("  input: \"%s\"", show(in->p, in->n));
+    describe("got", o);
+    diag("  want %d at %zu", status, offset);
+    return 0;
+}
+
+/* "GET /<target> HTTP/1.1\r\nHost: <host>\r\n<name>: <value>\r\n\r\n" with n bytes of each part. */
+static void request(bbuf_t *b, const char *target, size_t tn, const char *host, size_t hn,
+                    const char *name, size_t nn, const char *value, size_t vn)
+{
+    b->n = 0;
+    bb_puts(b, "GET /");
+    bb_put(b, target, tn);
+    bb_puts(b, " HTTP/1.1\r\nHost: ");
+    bb_put(b, host, hn);
+    bb_puts(b, "\r\n");
+    bb_put(b, name, nn);
+    bb_puts(b, ": ");
+    bb_put(b, value, vn);
+    bb_puts(b, "\r\n\r\n");
+}
+
+#define SPAN 40 /* positions tried: three blocks from a line start */
+
+static void test_block_boundaries(void)
+{
+    char a[SPAN + 8], x[SPAN + 8];
+    memset(a, 'a', sizeof a);
+    bbuf_t b = {0};
+    /* names of every length (letters and '-', the fast path), with short and long values */
+    int good = 1;
+    for (size_t n = 1; n <= SPAN; n++) {
+        char name[SPAN];
+        for (size_t i = 0; i < n; i++) {
+            name[i] = i % 4 == 3 ? '-' : (char)('A' + i % 26);
+        }
+        request(&b, "", 0, "h", 1, name, n, a, n % 3 == 0 ? 1 : SPAN);
+        good &= outcome_is(&b, 0, 0);
+    }
+    ok(good, "field names of 1-%d bytes", SPAN);
+
+    int name_ok = 1, name_bad = 1, value_bad = 1, value_ok = 1, late_ctl = 1, line_end = 1;
+    int target_bad = 1, host_ok = 1, host_bad = 1;
+    static const char ctl[] = {0x00, 0x01, 0x0b, 0x1f, 0x7f};
+    const size_t host_line = 16, field_line = 25; /* "GET / HTTP/1.1\r\n" "Host: h\r\n" */
+    for (size_t pos = 0; pos < SPAN; pos++) {
+        /* a token byte outside the fast test, then an invalid one, at pos of a name */
+        static const char tok[] = {'_', '9', '!', '~', '.'};
+        static const char non_tok[] = {'@', '"', '(', '/', '\x80', ' ', '\t', '\n'};
+        memcpy(x, a, SPAN + 8);
+        x[pos] = tok[pos % sizeof tok];
+        request(&b, "", 0, "h", 1, x, pos + 3, "v", 1);
+        name_ok &= outcome_is(&b, 0, 0);
+        x[pos] = non_tok[pos % sizeof non_tok];
+        request(&b, "", 0, "h", 1, x, pos + 3, "v", 1);
+        name_bad &= outcome_is(&b, 400, field_line + pos);
+        /* in values: a control byte at pos is an error there, for three name lengths */
+        for (size_t nn = 1; nn <= 16; nn += 7) {
+            size_t at = field_line + nn + 2 + pos;
+            memcpy(x, a, SPAN + 8);
+            x[pos] = ctl[pos % sizeof ctl];
+            request(&b, "", 0, "h", 1, "Sec-Fetch-Mode-X", nn, x, pos + 5);
+            value_bad &= outcome_is(&b, 400, at);
+            /* HTAB and obs-text are value text; a control byte after them is still found */
+            x[pos] = pos % 2 ? '\t' : (char)0xc3;
+            request(&b, "", 0, "h", 1, "Sec-Fetch-Mode-X", nn, x, pos + 5);
+            value_ok &= outcome_is(&b, 0, 0);
+            x[pos + 3] = 0x7f;
+            request(&b, "", 0, "h", 1, "Sec-Fetch-Mode-X", nn, x, pos + 5);
+            late_ctl &= outcome_is(&b, 400, at + 3);
+            /* a bare CR or LF ends the value there */
+            memcpy(x, a, SPAN + 8);
+            x[pos] = pos % 2 ? '\r' : '\n';
+            request(&b, "", 0, "h", 1, "Sec-Fetch-Mode-X", nn, x, pos + 5);
+            line_end &= outcome_is(&b, 400, at);
+        }
+        /* in the request-target */
+        memcpy(x, a, SPAN + 8);
+        x[pos] = pos % 2 ? 0x7f : (char)0x80;
+        request(&b, x, pos + 5, "h", 1, "X", 1, "v", 1);
+        target_bad &= outcome_is(&b, 400, 5 + pos);
+        /* in Host: reg-name bytes outside the fast test, pct-encoding, a port; then bad bytes */
+        static const char *const fine[] = {"_", "~", "!", "%41", ":8080", "=", "A9."};
+        static const char *const wrong[] = {"/", "@", "%4g", ":80x", "[", "^", "::1"};
+        memcpy(x, a, pos);
+        memcpy(x + pos, fine[pos % 7], strlen(fine[pos % 7]));
+        request(&b, "", 0, x, pos + strlen(fine[pos % 7]), "X", 1, "v", 1);
+        host_ok &= outcome_is(&b, 0, 0);
+        memcpy(x + pos, wrong[pos % 7], strlen(wrong[pos % 7]));
+        request(&b, "", 0, x, pos + strlen(wrong[pos % 7]), "X", 1, "v", 1);
+        host_bad &= outcome_is(&b, 400, host_line);
+    }
+    ok(name_ok, "token bytes outside letters and '-' at every position of a name");
+    ok(name_bad, "an invalid byte at every position of a name");
+    ok(value_bad, "a control byte at every position of a value");
+    ok(value_ok, "HTAB and obs-text at every position of a value");
+    ok(late_ctl, "a control byte after HTAB or obs-text");
+    ok(line_end, "a bare CR or LF at every position of a value");
+    ok(target_bad, "DEL or non-ASCII at every position of the target");
+    ok(host_ok, "valid Host bytes at every position");
+    ok(host_bad, "invalid Host bytes at every position");
+    bb_free(&b);
+}
+
 /* ---- regressions ---------------------------------------------------------- */
 
 /*
@@ -511,6 +637,7 @@ int main(void)
     test_limits();
     test_pipelining();
     test_slice_ieq();
+    test_block_boundaries();
     test_regressions();
     return tap_done();
 }

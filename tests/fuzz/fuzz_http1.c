@@ -14,7 +14,10 @@
  *   and split, hands out data only from the consumed range, and stops at the
  *   end of the message;
  * - after a complete body (Content-Length or chunked) of a persistent request,
- *   the bytes that follow are checked as the next pipelined request (up to 4).
+ *   the bytes that follow are checked as the next pipelined request (up to 4);
+ * - the portable scalar scans (http1.c built again below with PN_NO_SIMD)
+ *   give exactly the result of the SSE2 scans linked in: status, reason,
+ *   offset, every slice.
  * Every buffer is its own heap allocation of the exact size, so an over-read
  * by one byte is reported.
  */
@@ -23,6 +26,19 @@
 #include <string.h>
 
 #include "http1.h"
+
+/* The scalar build of the parser, under other names, next to the linked one. */
+ssize_t scalar_parse_request(const char *buf, size_t len, const pn_http1_limits_t *limits,
+                             pn_http1_request_t *req, pn_http1_error_t *err);
+int scalar_slice_ieq(pn_slice_t s, const char *lower);
+#define PN_NO_SIMD
+#define pn_http1_parse_request scalar_parse_request
+#define pn_slice_ieq scalar_slice_ieq
+#define pn__http1_cls scalar_http1_cls
+#include "http1.c"
+#undef pn_http1_parse_request
+#undef pn_slice_ieq
+#undef pn__http1_cls
 
 #define CHECK(cond)                                                                                \
     do {                                                                                           \
@@ -71,6 +87,38 @@ static pn_http1_limits_t profile(uint8_t ctl)
     return lim;
 }
 
+static int slice_eq(pn_slice_t a, pn_slice_t b)
+{
+    return a.base == b.base && a.len == b.len;
+}
+
+/* The scalar build parses buf[0..n) exactly as the SSE2 build did into *h. */
+static void check_scalar(const char *buf, size_t n, const pn_http1_limits_t *lim, const head_t *h)
+{
+    static head_t sc;
+    memset(&sc.req, 0, sizeof sc.req);
+    sc.req.headers = sc.headers;
+    sc.r = scalar_parse_request(buf, n, lim, &sc.req, &sc.err);
+    CHECK(sc.r == h->r);
+    if (h->r == PN_EPROTO) {
+        CHECK(sc.err.status == h->err.status && sc.err.offset == h->err.offset);
+        CHECK(strcmp(sc.err.reason, h->err.reason) == 0);
+    }
+    if (h->r <= 0) {
+        return;
+    }
+    const pn_http1_request_t *a = &h->req, *b = &sc.req;
+    CHECK(slice_eq(a->method, b->method) && slice_eq(a->target, b->target));
+    CHECK(slice_eq(a->host, b->host) && a->minor_version == b->minor_version);
+    CHECK(a->num_headers == b->num_headers && a->flags == b->flags);
+    CHECK(a->body_kind == b->body_kind && a->content_length == b->content_length);
+    CHECK(a->head_len == b->head_len);
+    for (size_t i = 0; i < a->num_headers; i++) {
+        CHECK(slice_eq(h->headers[i].name, sc.headers[i].name));
+        CHECK(slice_eq(h->headers[i].value, sc.headers[i].value));
+    }
+}
+
 /* Parses a private exact-size copy of buf[0..n). */
 static void parse(const uint8_t *buf, size_t n, const pn_http1_limits_t *lim, head_t *h,
                   const char **base)
@@ -83,6 +131,7 @@ static void parse(const uint8_t *buf, size_t n, const pn_http1_limits_t *lim, he
     memset(&h->req, 0, sizeof h->req);
     h->req.headers = h->headers;
     h->r = pn_http1_parse_request(copy, n, lim, &h->req, &h->err);
+    check_scalar(copy, n, lim, h);
     /* re-point slices at the caller's buffer so that the copy can go */
     if (h->r > 0) {
         pn_slice_t *s[] = {&h->req.method, &h->req.target, &h->req.host};
@@ -100,11 +149,6 @@ static void parse(const uint8_t *buf, size_t n, const pn_http1_limits_t *lim, he
     }
     *base = (const char *)buf;
     free(copy);
-}
-
-static int slice_eq(pn_slice_t a, pn_slice_t b)
-{
-    return a.base == b.base && a.len == b.len;
 }
 
 static void check_wellformed(const head_t *h, size_t n, const pn_http1_limits_t *lim)

@@ -24,7 +24,13 @@
 
 #include "http1_chars.h"
 
-#if defined(__SSE2__)
+/*
+ * SSE2 is part of x86-64, so the vector scans need no runtime dispatch. Build
+ * with -DPN_NO_SIMD to get the portable scalar scans alone (the C tests run
+ * both builds; fuzz_http1 compares them on every input).
+ */
+#if defined(__SSE2__) && !defined(PN_NO_SIMD)
+#define PN_HTTP1_SIMD 1
 #include <emmintrin.h>
 #endif
 
@@ -99,6 +105,17 @@ static inline int ieq_lit(const uint8_t *a, const char *lit, size_t n)
 {
     uint64_t x, y;
     uint32_t u, v;
+    if (n > 8 && n <= 16) {
+        /* two overlapping words */
+        memcpy(&x, a, 8);
+        memcpy(&y, lit, 8);
+        if ((x | 0x2020202020202020ull) != y) {
+            return 0;
+        }
+        memcpy(&x, a + n - 8, 8);
+        memcpy(&y, lit + n - 8, 8);
+        return (x | 0x2020202020202020ull) == y;
+    }
     for (; n >= 8; n -= 8, a += 8, lit += 8) {
         memcpy(&x, a, 8);
         memcpy(&y, lit, 8);
@@ -136,20 +153,95 @@ int pn_slice_ieq(pn_slice_t s, const char *lower)
     return 1;
 }
 
-/* First byte in [p, end) that is not request-target text (0x21-0x7E). */
-static const uint8_t *scan_target(const uint8_t *p, const uint8_t *end)
+/*
+ * The scans below return the first byte in [p, end) outside a byte class.
+ * With SSE2 they test 16 bytes per step while a whole block lies inside
+ * [p, end) (never a byte beyond end, which may be the end of the caller's
+ * buffer), then finish byte by byte with the class table. Some vector tests
+ * are narrower than their class, to be cheap on the bytes real requests are
+ * made of; a byte they stop at is then decided by the table (or by an exact
+ * test for the rest of the run).
+ */
+
+#if PN_HTTP1_SIMD
+/*
+ * A 16-byte block at p lies inside [p, end). Compared as addresses against
+ * end - 16 so that the loops below test one register per block; no object
+ * sits in the first 16 bytes of the address space, so end - 16 cannot wrap.
+ */
+#define BLOCK_FITS(p, end) ((uintptr_t)(p) <= (uintptr_t)(end) - 16)
+
+/* Lanes of v in [lo, hi]: v - lo as a signed byte biased by 0x80 is below hi - lo + 1 - 128. */
+#define IN_RANGE(v, lo, hi)                                                                        \
+    _mm_cmplt_epi8(_mm_add_epi8((v), _mm_set1_epi8((char)(0x80 - (lo)))),                         \
+                   _mm_set1_epi8((char)((hi) - (lo) + 1 - 128)))
+
+static inline __m128i load16(const uint8_t *p)
 {
-#if defined(__SSE2__)
-    const __m128i sp = _mm_set1_epi8(0x20), del = _mm_set1_epi8(0x7f);
-    while (end - p >= 16) {
-        __m128i v = _mm_loadu_si128((const __m128i *)p);
-        __m128i lo = _mm_cmpeq_epi8(_mm_min_epu8(v, sp), v);  /* v <= 0x20 */
-        __m128i hi = _mm_cmpeq_epi8(_mm_max_epu8(v, del), v); /* v >= 0x7f */
-        unsigned mask = (unsigned)_mm_movemask_epi8(_mm_or_si128(lo, hi));
-        if (mask != 0) {
-            return p + __builtin_ctz(mask);
+    return _mm_loadu_si128((const __m128i *)p);
+}
+
+/*
+ * The class tests return a 16-bit mask with bit i set when byte i of the
+ * block is in the class; a block is all in when the mask is 0xFFFF.
+ */
+
+/* request-target text: 0x21-0x7E. */
+static inline unsigned in_target(__m128i v)
+{
+    return (unsigned)_mm_movemask_epi8(IN_RANGE(v, 0x21, 0x7e));
+}
+
+/* field-value text: anything but a control byte (HTAB included) or DEL. */
+static inline unsigned in_value(__m128i v)
+{
+    __m128i ctl = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v);
+    ctl = _mm_or_si128(ctl, _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7f)));
+    return (unsigned)_mm_movemask_epi8(ctl) ^ 0xffffu;
+}
+
+/*
+ * in_value() without obs-text (0x80-0xFF), in fewer instructions: SP-0x7E are
+ * the bytes for which v + 1 as a signed byte is above 0x20.
+ */
+static inline unsigned in_value_ascii(__m128i v)
+{
+    __m128i t = _mm_add_epi8(v, _mm_set1_epi8(1));
+    return (unsigned)_mm_movemask_epi8(_mm_cmpgt_epi8(t, _mm_set1_epi8(0x20)));
+}
+
+/* letters and '-': what field names are made of. */
+static inline unsigned in_alpha_dash(__m128i v)
+{
+    __m128i letter = IN_RANGE(_mm_or_si128(v, _mm_set1_epi8(0x20)), 'a', 'z');
+    return (unsigned)_mm_movemask_epi8(_mm_or_si128(letter, _mm_cmpeq_epi8(v, _mm_set1_epi8('-'))));
+}
+
+/* letters, digits, '-' and '.': what host names and IPv4 addresses are made of. */
+static inline unsigned in_host_name(__m128i v)
+{
+    __m128i in = IN_RANGE(_mm_or_si128(v, _mm_set1_epi8(0x20)), 'a', 'z');
+    in = _mm_or_si128(in, IN_RANGE(v, '0', '9'));
+    in = _mm_or_si128(in, IN_RANGE(v, '-', '.'));
+    return (unsigned)_mm_movemask_epi8(in);
+}
+
+/* Index of the first byte outside the class; 16 when the whole block is in it. */
+static inline size_t first_out(unsigned in)
+{
+    return (unsigned)__builtin_ctz(~in);
+}
+#endif
+
+/* request-target text: visible ASCII 0x21-0x7E. */
+static inline const uint8_t *scan_target(const uint8_t *p, const uint8_t *end)
+{
+#if PN_HTTP1_SIMD
+    for (; BLOCK_FITS(p, end); p += 16) {
+        unsigned in = in_target(load16(p));
+        if (in != 0xffff) {
+            return p + first_out(in);
         }
-        p += 16;
     }
 #endif
     while (p < end && CLS_IS(*p, PN__C_TARGET)) {
@@ -158,20 +250,17 @@ static const uint8_t *scan_target(const uint8_t *p, const uint8_t *end)
     return p;
 }
 
-/* First byte in [p, end) that is not field-value text (HTAB SP VCHAR obs-text). */
-static const uint8_t *scan_value(const uint8_t *p, const uint8_t *end)
+/* field-value text: HTAB SP VCHAR obs-text. The vector test stops at HTAB too. */
+static const uint8_t *scan_value_exact(const uint8_t *p, const uint8_t *end)
 {
-#if defined(__SSE2__)
-    const __m128i us = _mm_set1_epi8(0x1f), del = _mm_set1_epi8(0x7f);
-    while (end - p >= 16) {
-        __m128i v = _mm_loadu_si128((const __m128i *)p);
-        __m128i ctl = _mm_cmpeq_epi8(_mm_min_epu8(v, us), v); /* v <= 0x1f */
-        unsigned mask = (unsigned)_mm_movemask_epi8(_mm_or_si128(ctl, _mm_cmpeq_epi8(v, del)));
-        if (mask == 0) {
+#if PN_HTTP1_SIMD
+    while (BLOCK_FITS(p, end)) {
+        unsigned in = in_value(load16(p));
+        if (in == 0xffff) {
             p += 16;
             continue;
         }
-        p += __builtin_ctz(mask);
+        p += first_out(in);
         if (*p != '\t') {
             return p;
         }
@@ -185,11 +274,29 @@ static const uint8_t *scan_value(const uint8_t *p, const uint8_t *end)
 }
 
 /*
- * First byte in [p, end) that is not a token character. Four table lookups
- * per step: field names are short, and this measured faster than a SIMD
- * test of the sixteen delimiters.
+ * The same, with the cheaper vector test that stops at obs-text too. Values
+ * are nearly always ASCII without HTAB; from the first HTAB or obs-text byte
+ * on, scan_value_exact() reads the rest.
  */
-static const uint8_t *scan_token(const uint8_t *p, const uint8_t *end)
+static inline const uint8_t *scan_value(const uint8_t *p, const uint8_t *end)
+{
+#if PN_HTTP1_SIMD
+    for (; BLOCK_FITS(p, end); p += 16) {
+        unsigned in = in_value_ascii(load16(p));
+        if (in != 0xffff) {
+            p += first_out(in);
+            return CLS_IS(*p, PN__C_FVALUE) ? scan_value_exact(p + 1, end) : p;
+        }
+    }
+#endif
+    return scan_value_exact(p, end);
+}
+
+/*
+ * token: ALPHA DIGIT and !#$%&'*+-.^_`|~. Four table lookups per step: the
+ * usual field name is read by scan_usual_line(), and methods are short.
+ */
+static inline const uint8_t *scan_token(const uint8_t *p, const uint8_t *end)
 {
     const uint8_t *cls = pn__http1_cls;
     while (end - p >= 4 && (cls[p[0]] & cls[p[1]] & cls[p[2]] & cls[p[3]] & PN__C_TCHAR)) {
@@ -202,13 +309,84 @@ static const uint8_t *scan_token(const uint8_t *p, const uint8_t *end)
 }
 
 /*
- * host [ ":" port ] (RFC 3986 §3.2.2-3.2.3). host is an IP-literal in brackets
- * or a reg-name (which covers IPv4address). Characters only: we do not check
- * that an IP-literal is a well-formed IPv6 address or that a port is < 65536.
+ * The usual field line, read in whole blocks: a name of letters and '-', its
+ * ':', then the value from the block that holds the ':' on, so that a short
+ * line costs one block. Returns where scan_value() would stop after the ':'
+ * and sets *colon; returns NULL when the line does not start that way within
+ * whole blocks, and the caller reads it with the general scans instead.
+ */
+static inline const uint8_t *scan_usual_line(const uint8_t *p, const uint8_t *end,
+                                             const uint8_t **colon)
+{
+#if PN_HTTP1_SIMD
+    if (!BLOCK_FITS(p, end)) {
+        return NULL;
+    }
+    const uint8_t *b = p;
+    __m128i v = load16(b);
+    unsigned in = in_alpha_dash(v);
+    while (in == 0xffff) {
+        b += 16;
+        if (!BLOCK_FITS(b, end)) {
+            return NULL;
+        }
+        v = load16(b);
+        in = in_alpha_dash(v);
+    }
+    const uint8_t *q = b + first_out(in);
+    if (*q != ':' || q == p) {
+        return NULL;
+    }
+    *colon = q;
+    /* b[0..q] are letters, '-' and the ':', so the first byte out of the value is past the ':' */
+    in = in_value_ascii(v);
+    if (in == 0xffff) {
+        return scan_value(b + 16, end);
+    }
+    q = b + first_out(in);
+    return CLS_IS(*q, PN__C_FVALUE) ? scan_value_exact(q + 1, end) : q; /* HTAB or obs-text */
+#else
+    (void)p, (void)end, (void)colon;
+    return NULL;
+#endif
+}
+
+/*
+ * reg-name text other than '%' in [p, end). The vector test covers letters,
+ * digits, '-' and '.', and may load up to `readable` (>= end).
+ */
+static inline const uint8_t *scan_reg_name(const uint8_t *p, const uint8_t *end,
+                                           const uint8_t *readable)
+{
+#if PN_HTTP1_SIMD
+    for (; BLOCK_FITS(p, readable); p += 16) {
+        size_t k = first_out(in_host_name(load16(p)));
+        if (k >= (size_t)(end - p)) {
+            return end;
+        }
+        if (k < 16) {
+            p += k;
+            break;
+        }
+    }
+#else
+    (void)readable;
+#endif
+    while (p < end && *p != '%' && CLS_IS(*p, PN__C_REGNAME)) {
+        p++;
+    }
+    return p;
+}
+
+/*
+ * host [ ":" port ] (RFC 3986 §3.2.2-3.2.3) in [p, end); bytes up to readable
+ * may be loaded. host is an IP-literal in brackets or a reg-name (which covers
+ * IPv4address). Characters only: we do not check that an IP-literal is a
+ * well-formed IPv6 address or that a port is < 65536.
  */
 enum { HOST_NEED_PORT = 1 };
 
-static int valid_host_port(const uint8_t *p, const uint8_t *end, int opts)
+static int valid_host_port(const uint8_t *p, const uint8_t *end, const uint8_t *readable, int opts)
 {
     const uint8_t *h = p;
     if (p < end && *p == '[') {
@@ -222,9 +400,7 @@ static int valid_host_port(const uint8_t *p, const uint8_t *end, int opts)
         p++;
     } else {
         for (;;) {
-            while (p < end && *p != '%' && CLS_IS(*p, PN__C_REGNAME)) {
-                p++;
-            }
+            p = scan_reg_name(p, end, readable);
             if (p == end || *p != '%') {
                 break;
             }
@@ -251,7 +427,7 @@ static int valid_host_port(const uint8_t *p, const uint8_t *end, int opts)
 }
 
 /* absolute-form: scheme "://" [ userinfo "@" ] host [ ":" port ] [ path-abempty ["?" query] ] */
-static int valid_absolute_form(const uint8_t *t, const uint8_t *end)
+static int valid_absolute_form(const uint8_t *t, const uint8_t *end, const uint8_t *readable)
 {
     const uint8_t *p = t + 1; /* t[0] is ALPHA (checked by the caller) */
     while (p < end && CLS_IS(*p, PN__C_SCHEME)) {
@@ -278,7 +454,7 @@ static int valid_absolute_form(const uint8_t *t, const uint8_t *end)
         }
         a = at + 1;
     }
-    return valid_host_port(a, ae, 0);
+    return valid_host_port(a, ae, readable, 0);
 }
 
 /* ---- request-line (RFC 9112 §3) ----------------------------------------- */
@@ -305,11 +481,12 @@ typedef struct {
 /* RFC 9112 §3.2: which request-target form is allowed for which method. */
 static ssize_t check_target_form(ctx_t *c, const uint8_t *t, const uint8_t *te)
 {
+    const uint8_t *readable = c->s + c->hend;
     pn_slice_t m = c->req->method;
     c->is_connect = m.len == 7 && memcmp(m.base, "CONNECT", 7) == 0;
     if (c->is_connect) {
         c->target_authority = 1;
-        if (!valid_host_port(t, te, HOST_NEED_PORT)) {
+        if (!valid_host_port(t, te, readable, HOST_NEED_PORT)) {
             return fail(c->err, 400, "CONNECT needs an authority-form target (host:port)",
                         OFF(c, t));
         }
@@ -320,7 +497,7 @@ static ssize_t check_target_form(ctx_t *c, const uint8_t *t, const uint8_t *te)
             return fail(c->err, 400, "asterisk-form target is only allowed with OPTIONS",
                         OFF(c, t));
         }
-    } else if (IS_ALPHA(*t) && valid_absolute_form(t, te)) {
+    } else if (IS_ALPHA(*t) && valid_absolute_form(t, te, readable)) {
         c->target_authority = 1;
     } else {
         return fail(c->err, 400, "invalid request-target", OFF(c, t));
@@ -338,7 +515,11 @@ static ssize_t parse_request_line(ctx_t *c, const uint8_t **pp, size_t max_line)
 
     /* method = token, then exactly one SP */
     const uint8_t *m = p;
-    p = scan_token(p, end);
+    if (end - p > 3 && memcmp(p, "GET ", 4) == 0) {
+        p += 3; /* the common case, byte for byte what the scan accepts */
+    } else {
+        p = scan_token(p, end);
+    }
     if (p == end) {
         return ran_out(OFF(c, p), c->len, rl_bound, c->err);
     }
@@ -375,11 +556,13 @@ static ssize_t parse_request_line(ctx_t *c, const uint8_t **pp, size_t max_line)
 
     /* HTTP-version = "HTTP/" DIGIT "." DIGIT, then CRLF */
     const uint8_t *v = ++p;
-    static const char pattern[] = "HTTP/0.0";
-    if (end - p >= 8 && memcmp(p, "HTTP/1.1", 8) == 0) {
-        p += 8; /* the common case, byte for byte what the loop accepts */
+    if (end - p >= 8 && s + c->hend - p >= 10 && memcmp(p, "HTTP/1.1\r\n", 10) == 0) {
+        c->req->minor_version = 1; /* the common case, with the outcome of the general path */
+        *pp = p + 10;
+        return 0;
     }
-    for (int i = (int)(p - v); i < 8; i++, p++) {
+    static const char pattern[] = "HTTP/0.0";
+    for (int i = 0; i < 8; i++, p++) {
         if (p == end) {
             return ran_out(OFF(c, p), c->len, rl_bound, c->err);
         }
@@ -523,7 +706,7 @@ static ssize_t on_host(ctx_t *c, const uint8_t *v, size_t n, size_t off)
         return fail(c->err, 400, "duplicate Host", off);
     }
     c->has_host = 1;
-    if (n == 0 ? c->target_authority : !valid_host_port(v, v + n, 0)) {
+    if (n == 0 ? c->target_authority : !valid_host_port(v, v + n, c->s + c->hend, 0)) {
         return fail(c->err, 400, "invalid Host", off);
     }
     c->req->host = (pn_slice_t){(const char *)v, n};
@@ -532,6 +715,15 @@ static ssize_t on_host(ctx_t *c, const uint8_t *v, size_t n, size_t off)
 
 static void on_connection(ctx_t *c, const uint8_t *v, size_t n)
 {
+    /* the usual value is one option alone */
+    if (n == 10 && ieq_lit(v, "keep-alive", 10)) {
+        c->req->flags |= PN_REQ_CONN_KEEP_ALIVE;
+        return;
+    }
+    if (n == 5 && ieq_lit(v, "close", 5)) {
+        c->req->flags |= PN_REQ_CONN_CLOSE;
+        return;
+    }
     FOR_EACH_ELEMENT(v, n, el, el_len, {
         if (el_len == 5 && ieq_lit(el, "close", 5)) {
             c->req->flags |= PN_REQ_CONN_CLOSE;
@@ -605,73 +797,119 @@ static ssize_t finish_head(ctx_t *c, size_t off)
 
 /* ---- field lines (RFC 9112 §5) ------------------------------------------ */
 
-static ssize_t parse_fields(ctx_t *c, const uint8_t **pp, size_t max_headers)
+/* p[0..2) is CRLF; one 16-bit comparison. */
+static inline int is_crlf(const uint8_t *p)
 {
-    const uint8_t *p = *pp, *end = c->s + c->hend;
-    pn_header_t *out = c->req->headers;
-    size_t n = 0;
-    for (;;) {
+    uint16_t x, crlf;
+    memcpy(&x, p, 2);
+    memcpy(&crlf, "\r\n", 2);
+    return x == crlf;
+}
+
+/*
+ * The names on_field() acts on (host, expect, upgrade, connection,
+ * content-length, transfer-encoding) by length and first letter, so that other
+ * names skip the dispatch. Other lengths hold 0, which no token byte | 0x20 is.
+ */
+static const uint8_t on_field_initial[18] = {[4] = 'h',  [6] = 'e',  [7] = 'u',
+                                             [10] = 'c', [14] = 'c', [17] = 't'};
+
+/*
+ * A line that is not the empty line did not start as name ":" (p is where the
+ * name scan from `name` stopped), or the header array is full. Returns
+ * PN_INCOMPLETE or the error, checked in the order a byte-wise reading of the
+ * line meets them.
+ */
+static ssize_t field_start_slow(ctx_t *c, const uint8_t *name, const uint8_t *p,
+                                const uint8_t *end, int full)
+{
+    if (p == name) {
         if (p == end) {
             return ran_out(OFF(c, p), c->len, SIZE_MAX, c->err);
-        }
-        if (*p == '\r') {
-            break;
         }
         if (*p == ' ' || *p == '\t') {
             return fail(c->err, 400, "obs-fold or whitespace before a field line", OFF(c, p));
         }
-        if (n == max_headers) {
-            return fail(c->err, 431, "too many header fields", OFF(c, p));
+    }
+    if (full) {
+        return fail(c->err, 431, "too many header fields", OFF(c, name));
+    }
+    if (p == end) {
+        return ran_out(OFF(c, p), c->len, SIZE_MAX, c->err);
+    }
+    const char *why = *p == ':'                   ? "empty header name"
+                      : (*p == ' ' || *p == '\t') ? "whitespace before colon"
+                      : *p == '\n'                ? "bare LF in header section"
+                                                  : "invalid character in header name";
+    return fail(c->err, 400, why, OFF(c, p));
+}
+
+/* A field value did not end in CRLF: p is where the value scan stopped. */
+static ssize_t field_end_slow(ctx_t *c, const uint8_t *p, const uint8_t *end)
+{
+    if (p == end) {
+        return ran_out(OFF(c, p), c->len, SIZE_MAX, c->err);
+    }
+    if (*p != '\r') {
+        return fail(c->err, 400,
+                    *p == '\n' ? "bare LF in header section" : "invalid character in header value",
+                    OFF(c, p));
+    }
+    if (p + 1 == end) {
+        return ran_out(OFF(c, p + 1), c->len, SIZE_MAX, c->err);
+    }
+    return fail(c->err, 400, "bare CR in header section", OFF(c, p));
+}
+
+static ssize_t parse_fields(ctx_t *c, const uint8_t **pp, size_t max_headers)
+{
+    const uint8_t *p = *pp, *end = c->s + c->hend;
+    pn_header_t *out = c->req->headers, *o = out, *full = out + max_headers;
+    for (;; o++) {
+        /* field-name ":" OWS field-value OWS CRLF; OWS is value text, so one scan finds the CR */
+        const uint8_t *name = p, *name_end = NULL;
+        p = scan_usual_line(name, end, &name_end);
+        if (p == NULL || o == full) {
+            if (name < end && *name == '\r') {
+                p = name;
+                break; /* the empty line that ends the head */
+            }
+            p = scan_token(name, end);
+            if (p == end || *p != ':' || p == name || o == full) {
+                return field_start_slow(c, name, p, end, o == full);
+            }
+            name_end = p;
+            p = scan_value(p + 1, end);
         }
-        const uint8_t *name = p;
-        p = scan_token(p, end);
-        if (p == end) {
-            return ran_out(OFF(c, p), c->len, SIZE_MAX, c->err);
+        const uint8_t *val = name_end + 1;
+        if (p >= end - 1 || !is_crlf(p)) {
+            return field_end_slow(c, p, end);
         }
-        if (*p != ':' || p == name) {
-            const char *why = *p == ':'                   ? "empty header name"
-                              : (*p == ' ' || *p == '\t') ? "whitespace before colon"
-                              : *p == '\n'                ? "bare LF in header section"
-                                                          : "invalid character in header name";
-            return fail(c->err, 400, why, OFF(c, p));
-        }
-        const uint8_t *name_end = p++;
-        while (p < end && (*p == ' ' || *p == '\t')) {
-            p++;
-        }
-        const uint8_t *val = p;
-        p = scan_value(p, end);
-        if (p == end) {
-            return ran_out(OFF(c, p), c->len, SIZE_MAX, c->err);
-        }
-        if (*p != '\r') {
-            return fail(c->err, 400,
-                        *p == '\n' ? "bare LF in header section"
-                                   : "invalid character in header value",
-                        OFF(c, p));
-        }
-        if (p + 1 == end) {
-            return ran_out(OFF(c, p + 1), c->len, SIZE_MAX, c->err);
-        }
-        if (p[1] != '\n') {
-            return fail(c->err, 400, "bare CR in header section", OFF(c, p));
+        /* trim OWS: in scanned value text the bytes <= 0x20 are SP and HTAB; the byte tested
+         * first is always readable (the CR, or the ':'), so a value with no OWS costs one test */
+        val += *val == ' '; /* the usual single SP */
+        if (*val <= ' ') {
+            while (val < p && *val <= ' ') {
+                val++;
+            }
         }
         const uint8_t *val_end = p;
-        while (val_end > val && (val_end[-1] == ' ' || val_end[-1] == '\t')) {
+        while (val_end[-1] <= ' ' && val_end > val) {
             val_end--;
         }
         p += 2;
         size_t nlen = (size_t)(name_end - name), vlen = (size_t)(val_end - val);
-        out[n].name = (pn_slice_t){(const char *)name, nlen};
-        out[n].value = (pn_slice_t){(const char *)val, vlen};
-        n++;
-        ssize_t r = on_field(c, name, nlen, val, vlen, OFF(c, name));
-        if (r < 0) {
-            return r;
+        o->name = (pn_slice_t){(const char *)name, nlen};
+        o->value = (pn_slice_t){(const char *)val, vlen};
+        if (nlen < sizeof on_field_initial && (*name | 0x20) == on_field_initial[nlen]) {
+            ssize_t r = on_field(c, name, nlen, val, vlen, OFF(c, name));
+            if (r < 0) {
+                return r;
+            }
         }
     }
     /* *p == '\r': the empty line that ends the head */
-    c->req->num_headers = n;
+    c->req->num_headers = (size_t)(o - out);
     if (p + 1 == end) {
         return ran_out(OFF(c, p + 1), c->len, SIZE_MAX, c->err);
     }

@@ -447,7 +447,7 @@ static void test_splits(void)
 
 static void test_wide_nodes(void)
 {
-    /* A node with a child for every possible byte uses the 256-entry index. */
+    /* A node with a child for every possible byte (every chunk key under one parent). */
     pn_router_t *r = pn_router_new();
     int bad = 0;
     for (int b = 1; b < 256; b++) {
@@ -522,6 +522,28 @@ static void test_deep_runs(void)
         }
     }
     ok(bad == 0, "segment ends found at every word offset");
+    pn_router_free(r);
+}
+
+static void test_literal_filter(void)
+{
+    /* Literal routes that share their length, first and last 8 bytes (what the
+     * literal filter hashes), and a parameter route with the same shape. */
+    pn_router_t *r = pn_router_new();
+    char p[64];
+    int bad = 0;
+    for (int i = 0; i < 500; i++) {
+        snprintf(p, sizeof p, "/literal/%04d/same-end", i);
+        bad += add(r, p, (uint32_t)i) != 0;
+    }
+    bad += add(r, "/literal/{n}/same-end", 1000) != 0;
+    for (int i = 0; i < 600; i++) {
+        pn_route_match_t m;
+        snprintf(p, sizeof p, "/literal/%04d/same-end", i);
+        int got = pn_router_match(r, p, strlen(p), &m);
+        bad += got != (i < 500 ? i : 1000) || m.nparams != (i < 500 ? 0u : 1u);
+    }
+    ok(bad == 0, "literal routes alike to the filter, and a parameter route among them");
     pn_router_free(r);
 }
 
@@ -717,11 +739,21 @@ static unsigned rnd(unsigned n)
     return (unsigned)(rng_state % n);
 }
 
-static const char *const lit_segs[] = {"a", "b", "ab", "1", "42", "x.y", "", "me"};
 static const char *const convs[] = {"", ":int", ":float", ":uuid", ":str", ":path"};
-static const char *const path_segs[] = {
+
+/* Short segments: runs end inside one 8-byte word. */
+static const char *const short_lits[] = {"a", "b", "ab", "1", "42", "x.y", "", "me"};
+static const char *const short_segs[] = {
     "a",   "b", "ab", "1", "42",    "1.5",
     "x.y", "",  "me", "A", "0.0.0", "12345678-9abc-DEF0-1234-56789abcdef0",
+};
+
+/* Longer segments: runs cross 8-byte words at every offset and share prefixes. */
+static const char *const long_lits[] = {
+    "items", "abcdefg", "abcdefgh", "abcdefghi", "abcdefghijklmnop", "abc", "7", ""};
+static const char *const long_segs[] = {
+    "items",    "abcdefg", "abcdefgh", "abcdefghi", "abcdefghijklmnop",  "abc", "7",
+    "12345678", "",        "abcdefgx", "1.5",       "abcdefghijklmnopq",
 };
 
 /* Shape of a pattern: the pattern with parameter names removed. */
@@ -743,7 +775,9 @@ static void shape_of(const char *p, char *out)
     *out = '\0';
 }
 
-static void test_differential(void)
+/* Random routers of random patterns built from lits (8 of them), matched against
+ * random paths built from segs (12 of them), compared with the model. */
+static void differential(const char *what, const char *const *lits, const char *const *segs)
 {
     enum { ROUNDS = 300, PATTERNS = 40, PATHS = 400 };
     int bad = 0, matched = 0, total = 0;
@@ -761,7 +795,7 @@ static void test_differential(void)
                     unsigned c = rnd(s == nseg - 1 ? 6 : 5);
                     sprintf(p + strlen(p), "/{p%d%s}", np++, convs[c]);
                 } else {
-                    sprintf(p + strlen(p), "/%s", lit_segs[rnd(8)]);
+                    sprintf(p + strlen(p), "/%s", lits[rnd(8)]);
                 }
             }
             if (rnd(5) == 0 && strstr(p, ":path") == NULL) {
@@ -787,7 +821,7 @@ static void test_differential(void)
             char path[256] = "";
             int nseg = 1 + (int)rnd(5);
             for (int s = 0; s < nseg; s++) {
-                sprintf(path + strlen(path), "/%s", path_segs[rnd(12)]);
+                sprintf(path + strlen(path), "/%s", segs[rnd(12)]);
             }
             size_t len = strlen(path);
             pn_route_match_t m;
@@ -810,7 +844,14 @@ static void test_differential(void)
         }
         pn_router_free(r);
     }
-    ok(bad == 0, "router agrees with the model on %d random paths (%d matched)", total, matched);
+    ok(bad == 0, "router agrees with the model on %d random paths (%d matched), %s segments", total,
+       matched, what);
+}
+
+static void test_differential(void)
+{
+    differential("short", short_lits, short_segs);
+    differential("long", long_lits, long_segs);
 }
 
 int main(void)
@@ -825,6 +866,7 @@ int main(void)
     test_splits();
     test_wide_nodes();
     test_deep_runs();
+    test_literal_filter();
     test_many_routes();
     test_allocation_failures();
     test_differential();

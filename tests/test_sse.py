@@ -164,3 +164,11 @@ def test_event_fields_validated():
         ServerSentEvent("x", id="1\r2")
     with pytest.raises(ValueError):
         ServerSentEvent("x", retry=-1)
+
+
+@pytest.mark.parametrize("data", ["", "abc", "ünïcode ✓", "a\nb", "a\rb", "a\r\nb", "\n", "x\n"])
+def test_plain_string_events_encode_as_server_sent_event_does(data):
+    # _encode has a fast path for one-line strings; it must give ServerSentEvent's bytes.
+    from pronghorn.sse import _encode
+
+    assert _encode(data) == ServerSentEvent(data).encode()

@@ -76,6 +76,8 @@ class ServerSentEvent:
 
 
 def _encode(item: Any) -> bytes:
+    if item.__class__ is str and "\n" not in item and "\r" not in item:
+        return b"data: " + item.encode() + b"\n\n"  # one data line: ServerSentEvent(item)'s bytes
     if isinstance(item, ServerSentEvent):
         return item.encode()
     if isinstance(item, dict) and set(item) <= set(ServerSentEvent.__slots__):
@@ -158,7 +160,9 @@ class EventSourceResponse(Response):
             async for item in events:
                 if pinger is not None:
                     pinger.sent()
-                await self._write(request, _encode(item))
+                waiter = request._write(_encode(item))
+                if waiter is not None:
+                    await waiter  # output backpressure: the client reads slower than we write
         except asyncio.CancelledError:
             if not gone.done() or task is None:
                 raise  # cancelled for another reason
@@ -174,9 +178,3 @@ class EventSourceResponse(Response):
             request._end()
         except ClientDisconnect:
             pass
-
-    @staticmethod
-    async def _write(request: Any, data: bytes) -> None:
-        waiter = request._write(data)
-        if waiter is not None:
-            await waiter

@@ -325,6 +325,21 @@ def test_many_ready_connections_each_get_their_own_response(server):
             conn.sock.close()
 
 
+def test_many_connections_answered_by_handlers_the_loop_resumed(server):
+    # /async/{name} suspends once: its response is written from a later loop turn, whose
+    # sends wait for that turn's flush callback. Every connection must get its own answer.
+    conns = [Conn(server.port) for _ in range(32)]
+    try:
+        for round_ in range(3):
+            for i, conn in enumerate(conns):
+                conn.send(http_request("GET", f"/async/{round_}-{i}"))
+            for i, conn in enumerate(conns):
+                assert conn.read_response().body == f'{{"async":"{round_}-{i}"}}'.encode()
+    finally:
+        for conn in conns:
+            conn.sock.close()
+
+
 def test_half_closed_client_gets_its_response_then_close(server):
     with Conn(server.port) as conn:
         conn.send(http_request("GET", "/"))

@@ -123,19 +123,24 @@ static int flush_now(PnConnObject *c);
 /* Write queued output, then any file being sent. Returns 0, or -1 if the
  * connection got closed.
  *
- * Inside an epoll batch (server.c's on_epoll) a socket's output waits for
- * the batch's end: the Python of every ready request runs back to back, then
- * the sends do, and each keeps its caches warm (measured: fewer cycles per
- * request for the same instructions). The wait is bounded by the batch, and
- * by DEFER_MAX bytes. */
+ * A socket's output waits for the end of the epoll batch (server.c's
+ * on_epoll) or, when written by a handler the loop resumed, for the loop's
+ * next turn (a flush callback queued once per turn): the Python of every
+ * ready request runs back to back, then the sends do, and each keeps its
+ * caches warm (measured: fewer cycles per request for the same
+ * instructions). The wait is bounded by that, and by DEFER_MAX bytes. */
 int pn_conn_flush(PnConnObject *c)
 {
     if (c->closed) {
         return -1;
     }
     PnServerObject *srv = c->server;
-    if (srv->batching && c->fd >= 0 && c->file_left == 0 &&
+    if ((srv->batching || srv->loop != NULL) && c->fd >= 0 && c->file_left == 0 &&
         pn_buf_len(&c->engine.out) < DEFER_MAX) {
+        if (!srv->batching && pn_server_schedule_flush(srv) < 0) {
+            PyErr_Clear();
+            return flush_now(c);
+        }
         if (!c->flush_queued) {
             if (srv->n_flushq == srv->cap_flushq) {
                 Py_ssize_t cap = srv->cap_flushq ? srv->cap_flushq * 2 : 64;

@@ -131,6 +131,8 @@ struct PnServerObject {
     int batching;             /* inside on_epoll: socket writes wait for the batch's end */
     PnConnObject **flushq;    /* connections with output queued in this batch (strong refs) */
     Py_ssize_t n_flushq, cap_flushq;
+    PyObject *flush_cb;       /* bound C callback: send what the loop iteration queued */
+    int flush_scheduled;      /* flush_cb is in the loop's ready queue */
 };
 
 /* connection.c */
@@ -142,6 +144,8 @@ void pn_conn_close(PnConnObject *c);
 int pn_conn_flush(PnConnObject *c);
 /* Send what the epoll batch queued (server.c calls it when the batch ends). */
 void pn_conn_flush_batch(PnServerObject *srv);
+/* Have the loop call pn_conn_flush_batch soon (once per iteration). -1 with exception. */
+int pn_server_schedule_flush(PnServerObject *srv);
 /* Raw headers sequence -> array (stack if it fits, else PyMem). -1 with exception set. */
 int pn_headers_from_seq(PyObject *seq, pn_header_t *stack, size_t stack_n, pn_header_t **out,
                         Py_ssize_t *n, PyObject **keep);

@@ -272,6 +272,32 @@ static PyObject *on_sweep(PnServerObject *srv, PyObject *unused)
 }
 
 
+/* call_soon callback: send what handlers resumed by the loop wrote in this iteration. */
+static PyObject *on_flush(PnServerObject *srv, PyObject *unused)
+{
+    srv->flush_scheduled = 0;
+    Py_INCREF(srv);
+    pn_conn_flush_batch(srv);
+    Py_DECREF(srv);
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef on_flush_def = {"_on_flush", (PyCFunction)on_flush, METH_NOARGS, NULL};
+
+int pn_server_schedule_flush(PnServerObject *srv)
+{
+    if (srv->flush_scheduled) {
+        return 0;
+    }
+    PyObject *h = PyObject_CallMethodOneArg(srv->loop, srv->st->str_call_soon, srv->flush_cb);
+    if (h == NULL) {
+        return -1;
+    }
+    Py_DECREF(h);
+    srv->flush_scheduled = 1;
+    return 0;
+}
+
 static PyMethodDef on_epoll_def = {"_on_epoll", (PyCFunction)on_epoll, METH_NOARGS, NULL};
 static PyMethodDef on_sweep_def = {"_on_sweep", (PyCFunction)on_sweep, METH_NOARGS, NULL};
 
@@ -374,7 +400,8 @@ static int server_init(PnServerObject *srv, PyObject *args, PyObject *kw)
     }
     srv->reader_cb = PyCFunction_New(&on_epoll_def, (PyObject *)srv);
     srv->sweep_cb = PyCFunction_New(&on_sweep_def, (PyObject *)srv);
-    if (srv->reader_cb == NULL || srv->sweep_cb == NULL) {
+    srv->flush_cb = PyCFunction_New(&on_flush_def, (PyObject *)srv);
+    if (srv->reader_cb == NULL || srv->sweep_cb == NULL || srv->flush_cb == NULL) {
         return -1;
     }
     return 0;
@@ -557,6 +584,7 @@ static int server_traverse(PnServerObject *srv, visitproc visit, void *arg)
     Py_VISIT(srv->loop);
     Py_VISIT(srv->reader_cb);
     Py_VISIT(srv->sweep_cb);
+    Py_VISIT(srv->flush_cb);
     Py_VISIT(srv->sweep_handle);
     for (Py_ssize_t fd = 0; fd < srv->conns_cap; fd++) {
         Py_VISIT(srv->conns[fd]);
@@ -576,6 +604,7 @@ static int server_clear(PnServerObject *srv)
     Py_CLEAR(srv->loop);
     Py_CLEAR(srv->reader_cb);
     Py_CLEAR(srv->sweep_cb);
+    Py_CLEAR(srv->flush_cb);
     Py_CLEAR(srv->sweep_handle);
     for (Py_ssize_t fd = 0; fd < srv->conns_cap; fd++) {
         PnConnObject *c = srv->conns[fd];

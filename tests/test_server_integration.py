@@ -310,31 +310,18 @@ def test_pipelining_keeps_order(server):
     assert bodies == [b'{"async":"1"}', b'{"sync":"2"}', b"three"]
 
 
-def test_many_ready_connections_each_get_their_own_response(server):
-    # Requests that arrive together are served in one epoll batch whose sends wait for
-    # the batch's end: every connection must still get its own answer, none lost.
-    conns = [Conn(server.port) for _ in range(64)]
+# /sync/{name} answers inside the epoll batch, whose sends wait for the batch's end;
+# /async/{name} suspends once, so its answer is written on a later loop turn, whose sends
+# wait for that turn's flush callback. Either way every connection gets its own answer.
+@pytest.mark.parametrize("kind, count", [("sync", 64), ("async", 32)])
+def test_many_ready_connections_each_get_their_own_response(server, kind, count):
+    conns = [Conn(server.port) for _ in range(count)]
     try:
         for round_ in range(3):
             for i, conn in enumerate(conns):
-                conn.send(http_request("GET", f"/sync/{round_}-{i}"))
+                conn.send(http_request("GET", f"/{kind}/{round_}-{i}"))
             for i, conn in enumerate(conns):
-                assert conn.read_response().body == f'{{"sync":"{round_}-{i}"}}'.encode()
-    finally:
-        for conn in conns:
-            conn.sock.close()
-
-
-def test_many_connections_answered_by_handlers_the_loop_resumed(server):
-    # /async/{name} suspends once: its response is written from a later loop turn, whose
-    # sends wait for that turn's flush callback. Every connection must get its own answer.
-    conns = [Conn(server.port) for _ in range(32)]
-    try:
-        for round_ in range(3):
-            for i, conn in enumerate(conns):
-                conn.send(http_request("GET", f"/async/{round_}-{i}"))
-            for i, conn in enumerate(conns):
-                assert conn.read_response().body == f'{{"async":"{round_}-{i}"}}'.encode()
+                assert conn.read_response().body == f'{{"{kind}":"{round_}-{i}"}}'.encode()
     finally:
         for conn in conns:
             conn.sock.close()
@@ -461,6 +448,21 @@ def test_header_timeout_disconnects_slowloris(server):
                 break
     assert disconnected_after is not None, "slow client was never disconnected"
     assert 0.8 <= disconnected_after <= 4.0
+
+
+def test_head_timeout_answers_408_before_closing(server):
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=6.0)
+    try:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: test\r\n")  # the head never ends
+        data = b""
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        sock.close()
+    assert data.startswith(b"HTTP/1.1 408 ")
 
 
 def test_keep_alive_timeout_closes_idle_connection(server):

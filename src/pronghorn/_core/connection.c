@@ -118,7 +118,6 @@ static void want_writable(PnConnObject *c)
 /* Largest output a connection holds back until its epoll batch ends. */
 #define DEFER_MAX (256 * 1024)
 
-static int flush_now(PnConnObject *c);
 
 /* Write queued output, then any file being sent. Returns 0, or -1 if the
  * connection got closed.
@@ -139,14 +138,14 @@ int pn_conn_flush(PnConnObject *c)
         pn_buf_len(&c->engine.out) < DEFER_MAX) {
         if (!srv->batching && pn_server_schedule_flush(srv) < 0) {
             PyErr_Clear();
-            return flush_now(c);
+            return pn_conn_flush_now(c);
         }
         if (!c->flush_queued) {
             if (srv->n_flushq == srv->cap_flushq) {
                 Py_ssize_t cap = srv->cap_flushq ? srv->cap_flushq * 2 : 64;
                 PnConnObject **q = PyMem_Realloc(srv->flushq, (size_t)cap * sizeof(*q));
                 if (q == NULL) {
-                    return flush_now(c);
+                    return pn_conn_flush_now(c);
                 }
                 srv->flushq = q;
                 srv->cap_flushq = cap;
@@ -156,7 +155,7 @@ int pn_conn_flush(PnConnObject *c)
         }
         return 0;
     }
-    return flush_now(c);
+    return pn_conn_flush_now(c);
 }
 
 void pn_conn_flush_batch(PnServerObject *srv)
@@ -165,7 +164,7 @@ void pn_conn_flush_batch(PnServerObject *srv)
     for (Py_ssize_t i = 0; i < srv->n_flushq; i++) {
         PnConnObject *c = srv->flushq[i];
         c->flush_queued = 0;
-        if (flush_now(c) == 0 && c->peer_eof && !c->in_handler &&
+        if (pn_conn_flush_now(c) == 0 && c->peer_eof && !c->in_handler &&
             pn_buf_len(&c->engine.out) == 0) {
             pn_conn_close(c); /* what pn_conn_process would have done after its flush */
         }
@@ -174,7 +173,7 @@ void pn_conn_flush_batch(PnServerObject *srv)
     srv->n_flushq = 0;
 }
 
-static int flush_now(PnConnObject *c)
+int pn_conn_flush_now(PnConnObject *c)
 {
     if (c->closed) {
         return -1;
@@ -853,7 +852,7 @@ void pn_conn_on_readable(PnConnObject *c)
 
 void pn_conn_on_writable(PnConnObject *c)
 {
-    if (flush_now(c) < 0) { /* the socket has room: no reason to wait for the batch's end */
+    if (pn_conn_flush_now(c) < 0) { /* the socket has room: no reason to wait for the batch's end */
         return;
     }
     if (!c->in_handler && pn_buf_len(&c->engine.out) == 0) {

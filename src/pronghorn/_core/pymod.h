@@ -142,6 +142,9 @@ void pn_conn_on_readable(PnConnObject *c);
 void pn_conn_on_writable(PnConnObject *c);
 void pn_conn_close(PnConnObject *c);
 int pn_conn_flush(PnConnObject *c);
+/* Write now, not at the end of the batch or loop turn: for output that must leave before
+ * the connection is closed. Returns 0, or -1 if the connection got closed. */
+int pn_conn_flush_now(PnConnObject *c);
 /* Send what the epoll batch queued (server.c calls it when the batch ends). */
 void pn_conn_flush_batch(PnServerObject *srv);
 /* Have the loop call pn_conn_flush_batch soon (once per iteration). -1 with exception. */

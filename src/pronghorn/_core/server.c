@@ -255,7 +255,7 @@ static PyObject *on_sweep(PnServerObject *srv, PyObject *unused)
         if (c->deadline_kind == PN_DEADLINE_HEAD && pn_buf_len(&c->engine.in) > 0) {
             pn_conn_fail(&c->engine, 408, "request head not received in time");
             c->deadline = 0;
-            pn_conn_flush(c);
+            pn_conn_flush_now(c); /* the 408 must leave before the close */
             if (!c->closed) {
                 pn_conn_close(c);
             }

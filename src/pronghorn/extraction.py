@@ -25,8 +25,10 @@ from typing import Any
 
 import msgspec
 
+from pronghorn import _core
 from pronghorn.exceptions import RequestValidationError
-from pronghorn.scalars import Invalid, to_str
+from pronghorn.requests import Request
+from pronghorn.scalars import Invalid, to_int, to_str
 from pronghorn.validation import (
     _identity,
     is_model_type,
@@ -125,6 +127,13 @@ def extractor(spec: ParamSpec) -> Callable[[Any], Any]:
         validate = None  # query, header and cookie values are str already
     required = spec.required
     default = spec.get_default
+    # What _core.LeanSolver may read itself (it calls this extractor for anything else).
+    fast = None
+    if not spec.multi and spec.source in ("path", "query"):
+        kind = "int" if validate is to_int else (
+            "str" if validate is None or validate in (to_str, _identity) else None)
+        if kind is not None:
+            fast = (spec.source, alias, kind)
 
     def absent() -> Any:
         if required:
@@ -144,6 +153,7 @@ def extractor(spec: ParamSpec) -> Callable[[Any], Any]:
             except Invalid as exc:
                 raise Invalid(prefix_errors(loc, exc.errors)) from None
 
+        extract.fast = fast  # type: ignore[attr-defined]
         return extract
 
     get = _getter(spec)
@@ -159,28 +169,25 @@ def extractor(spec: ParamSpec) -> Callable[[Any], Any]:
         except Invalid as exc:
             raise Invalid(prefix_errors(loc, exc.errors)) from None
 
+    extract_other.fast = fast  # type: ignore[attr-defined]
     return extract_other
 
 
 def lean_solver(extractors: Sequence[tuple[str, Callable[[Any], Any]]],
                 request_names: Sequence[str]) -> Callable[[Any], dict[str, Any]]:
     """Solves a plan made of extractors only (no dependency, no body): ``solve(request)``
-    gives the values by name or raises RequestValidationError with every error."""
+    gives the values by name or raises RequestValidationError with every error.
+
+    The engine's ``LeanSolver`` reads path and query parameters itself where an
+    extractor says it may (``extract.fast``) and calls the extractors for the rest."""
     extractors = tuple(extractors)
-    request_names = tuple(request_names)
 
-    def solve(request: Any) -> dict[str, Any]:
-        values = {}
-        try:
-            for name, extract in extractors:
-                values[name] = extract(request)
-        except Invalid:  # the slow path: every error of the request, in order
-            raise RequestValidationError(errors_of(extractors, request)) from None
-        for name in request_names:
-            values[name] = request
-        return values
+    def on_invalid(request: Any) -> Any:  # the slow path: every error of the request, in order
+        raise RequestValidationError(errors_of(extractors, request))
 
-    return solve
+    items = tuple((name, extract, getattr(extract, "fast", None))
+                  for name, extract in extractors)
+    return _core.LeanSolver(items, tuple(request_names), Invalid, on_invalid, Request)
 
 
 def errors_of(extractors: Sequence[tuple[str, Callable[[Any], Any]]], request: Any

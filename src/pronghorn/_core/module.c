@@ -174,7 +174,8 @@ static int core_exec(PyObject *mod)
         add_type(mod, &PnChunked_spec, NULL, &st->ChunkedType) < 0 ||
         add_type(mod, &PnWS_spec, NULL, &st->WSType) < 0 ||
         add_type(mod, &PnReady_spec, NULL, &st->ReadyType) < 0 ||
-        add_type(mod, &PnExchange_spec, NULL, &st->ExchangeType) < 0) {
+        add_type(mod, &PnExchange_spec, NULL, &st->ExchangeType) < 0 ||
+        add_type(mod, &PnLean_spec, NULL, &st->LeanType) < 0) {
         return -1;
     }
     st->ClientDisconnect = PyErr_NewExceptionWithDoc(
@@ -308,6 +309,7 @@ static int core_traverse(PyObject *mod, visitproc visit, void *arg)
     Py_VISIT(st->RequestType);
     Py_VISIT(st->TaskType);
     Py_VISIT(st->RouterType);
+    Py_VISIT(st->LeanType);
     Py_VISIT(st->ChunkedType);
     Py_VISIT(st->WSType);
     Py_VISIT(st->uuid_type);
@@ -335,6 +337,7 @@ static int core_clear(PyObject *mod)
     Py_CLEAR(st->RequestType);
     Py_CLEAR(st->TaskType);
     Py_CLEAR(st->RouterType);
+    Py_CLEAR(st->LeanType);
     Py_CLEAR(st->ChunkedType);
     Py_CLEAR(st->WSType);
     Py_CLEAR(st->uuid_type);

@@ -41,6 +41,7 @@ typedef struct {
     PyObject *get_running_loop; /* asyncio.get_running_loop */
     /* the ASGI path (request.c's scope, exchange.c) */
     PyTypeObject *ReadyType, *ExchangeType;
+    PyTypeObject *LeanType;
     PyObject *ASGIProtocolError; /* RuntimeError subclass: the app broke the message order */
     PyObject *ready_none;        /* a Ready of None, shared */
     PyObject *empty_bytes, *empty_tuple;
@@ -203,10 +204,15 @@ void pn_ws_tick(PnWSObject *ws, double now);
 extern PyType_Spec PnReady_spec, PnExchange_spec;
 int pn_exchange_init_state(pn_state_t *st); /* after the types and strings exist */
 
+/* lean.c */
+extern PyType_Spec PnLean_spec;
+
 /* chunkedobj.c */
 extern PyType_Spec PnChunked_spec;
 
 /* urlparse.c */
+/* Percent-decoded s ('+' as a space when plus) as str: UTF-8, U+FFFD for invalid bytes. */
+PyObject *pn_url_decode_str(const pn_slice_t s, int plus);
 PyObject *pn_py_parse_query(PyObject *mod, PyObject *args, PyObject *kw);
 PyObject *pn_py_unquote(PyObject *mod, PyObject *args, PyObject *kw);
 PyObject *pn_py_parse_cookies(PyObject *mod, PyObject *args, PyObject *kw);
@@ -229,6 +235,13 @@ void pn_request_set_path_params(PyObject *req, PyObject *params);
 /* Re-parse the request's head copy: fields[] gets its header fields. -1 with exception. */
 int pn_request_fields(PyObject *req, pn_http1_request_t *q, pn_header_t *fields);
 unsigned pn_request_flags(PyObject *req);
+/* The raw query string (after '?') of a request made by the engine (a slice into its
+ * head, valid while req lives); 0, or -1 when req is not the engine's. */
+int pn_request_query_slice(PyObject *req, pn_slice_t *out);
+/* Borrowed: the request's path_params dict, or NULL when it has none. */
+PyObject *pn_request_path_params_borrowed(PyObject *req);
+/* Borrowed: the request's instance __dict__, or NULL when it has none yet. */
+PyObject *pn_request_dict_borrowed(PyObject *req);
 /* The connection the request may still use (borrowed), or NULL. */
 PnConnObject *pn_request_conn(PyObject *req);
 void pn_request_detach(PyObject *req);

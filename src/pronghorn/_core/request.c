@@ -189,6 +189,29 @@ unsigned pn_request_flags(PyObject *req)
     return ((PnRequestObject *)req)->flags;
 }
 
+int pn_request_query_slice(PyObject *req, pn_slice_t *out)
+{
+    PnRequestObject *r = (PnRequestObject *)req;
+    if (r->head == NULL) {
+        return -1;
+    }
+    const char *t = head_at(r, r->target_off);
+    size_t q = pn_url_query_start(t, r->target_len);
+    size_t start = q < r->target_len ? q + 1 : q;
+    *out = (pn_slice_t){t + start, r->target_len - start};
+    return 0;
+}
+
+PyObject *pn_request_path_params_borrowed(PyObject *req)
+{
+    return ((PnRequestObject *)req)->path_params;
+}
+
+PyObject *pn_request_dict_borrowed(PyObject *req)
+{
+    return ((PnRequestObject *)req)->dict;
+}
+
 PnConnObject *pn_request_conn(PyObject *req)
 {
     PnRequestObject *r = (PnRequestObject *)req;

@@ -12,7 +12,7 @@
 
 #define STACK_BYTES 256
 
-static PyObject *decode(const pn_slice_t s, int plus)
+PyObject *pn_url_decode_str(const pn_slice_t s, int plus)
 {
     char stackbuf[STACK_BYTES];
     char *out = s.len <= sizeof(stackbuf) ? stackbuf : PyMem_Malloc(s.len);
@@ -67,8 +67,8 @@ PyObject *pn_py_parse_query(PyObject *mod, PyObject *args, PyObject *kw)
             Py_CLEAR(list);
             break;
         }
-        PyObject *k = decode(name, 1);
-        PyObject *v = k ? decode(value, 1) : NULL;
+        PyObject *k = pn_url_decode_str(name, 1);
+        PyObject *v = k ? pn_url_decode_str(value, 1) : NULL;
         PyObject *t = v ? PyTuple_Pack(2, k, v) : NULL;
         Py_XDECREF(k);
         Py_XDECREF(v);
@@ -95,7 +95,7 @@ PyObject *pn_py_unquote(PyObject *mod, PyObject *args, PyObject *kw)
     if (get_bytes(data, &owner, &s) < 0) {
         return NULL;
     }
-    PyObject *r = decode(s, plus);
+    PyObject *r = pn_url_decode_str(s, plus);
     Py_DECREF(owner);
     return r;
 }

@@ -39,7 +39,7 @@ from pronghorn.background import background_observer
 from pronghorn.concurrency import is_async_callable, run_in_threadpool
 from pronghorn.dependencies import compile_plan, finish, finish_async, unwind, unwind_async
 from pronghorn.exceptions import RequestValidationError
-from pronghorn.responses import JSONResponse, PlainTextResponse, Response
+from pronghorn.responses import JSONResponse, PlainTextResponse, Response, json_response
 from pronghorn.routing import WebSocketRoute
 from pronghorn.serialization import ResponseModel, resolve_response_model
 
@@ -90,7 +90,12 @@ def compile_endpoint(route: Any, app: Any) -> Callable[[Any], Any]:
     serialize = None if model is None else model.serialize
     to_python = None if model is None else model.to_python
 
+    plain = serialize is None and response_class is None  # dicts and lists: JSONResponse
+
     def to_response(result: Any) -> Response:
+        cls = result.__class__
+        if plain and (cls is dict or cls is list):
+            return json_response(result) if status_code is None else JSONResponse(result, status_code)
         if isinstance(result, Response):
             return result
         if serialize is not None:
@@ -122,6 +127,17 @@ def compile_endpoint(route: Any, app: Any) -> Callable[[Any], Any]:
 
     solve = plan.solve_async
     lean_async = plan.solve_lean_async  # extractors and a body only
+    bare = _takes_nothing(plan)
+
+    if lean is not None and is_async:
+        async def call_lean(request: Any) -> Any:
+            try:
+                return to_response(await (endpoint() if bare else endpoint(**lean(request))))
+            except Exception as exc:
+                answer = handle_exception(request, await unwind_async(None, exc))
+                return await answer if inspect.isawaitable(answer) else answer
+
+        return call_lean
 
     async def call_async(request: Any) -> Any:
         state = None
@@ -149,12 +165,19 @@ def compile_endpoint(route: Any, app: Any) -> Callable[[Any], Any]:
     return call_async
 
 
+def _takes_nothing(plan: Any) -> bool:
+    """A lean plan with no parameter at all: the endpoint is called without arguments."""
+    return plan.solve_lean is not None and not plan.dependant.extractors \
+        and not plan.dependant.specials
+
+
 def _compile_sync(route: Any, plan: Any, endpoint: Callable[..., Any],
                   to_response: Callable[[Any], Response], handle_exception: Any,
                   app: Any) -> Callable[[Any], Any]:
     """A sync handler whose plan is solved without awaiting: answered inline."""
     lean = plan.solve_lean
     solve = plan.solve
+    bare = _takes_nothing(plan)
     route_desc = f"{'/'.join(route.methods)} {route.path}"
 
     async def with_overrides(request: Any) -> Any:
@@ -173,7 +196,7 @@ def _compile_sync(route: Any, plan: Any, endpoint: Callable[..., Any],
         state = None
         try:
             if lean is not None:
-                result = endpoint(**lean(request))
+                result = endpoint() if bare else endpoint(**lean(request))
                 response = to_response(result)
             else:
                 state, kwargs = solve(request)

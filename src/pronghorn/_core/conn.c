@@ -361,23 +361,62 @@ static int put_u64(pn_buf_t *b, uint64_t v, int hex)
     return pn_buf_append(b, out, (size_t)n);
 }
 
-static int put_header(pn_buf_t *b, pn_slice_t name, pn_slice_t value)
+/* Which of the fields the writer owns a header name is (0 for none). */
+enum { FIELD_OTHER, FIELD_LENGTH, FIELD_CONNECTION, FIELD_DATE, FIELD_TE };
+
+static int field_kind(pn_slice_t name)
 {
-    if (pn_buf_reserve(b, name.len + value.len + 4) < 0) {
-        return PN_ENOMEM;
+    switch (name.len) {
+    case 4:
+        return pn_slice_ieq(name, "date") ? FIELD_DATE : FIELD_OTHER;
+    case 10:
+        return pn_slice_ieq(name, "connection") ? FIELD_CONNECTION : FIELD_OTHER;
+    case 14:
+        return pn_slice_ieq(name, "content-length") ? FIELD_LENGTH : FIELD_OTHER;
+    case 17:
+        return pn_slice_ieq(name, "transfer-encoding") ? FIELD_TE : FIELD_OTHER;
+    default:
+        return FIELD_OTHER;
     }
-    char *p = b->data + b->end;
-    memcpy(p, name.base, name.len);
-    p += name.len;
+}
+
+/* Writers into reserved space: each returns the position after what it wrote. */
+static char *put_bytes(char *p, const void *s, size_t n)
+{
+    memcpy(p, s, n);
+    return p + n;
+}
+
+#define PUT_LIT(p, lit) put_bytes((p), (lit), sizeof(lit) - 1)
+
+static char *put_dec(char *p, uint64_t v)
+{
+    char tmp[24];
+    int n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n > 0) {
+        *p++ = tmp[--n];
+    }
+    return p;
+}
+
+static char *put_field(char *p, pn_slice_t name, pn_slice_t value)
+{
+    p = put_bytes(p, name.base, name.len);
     *p++ = ':';
     *p++ = ' ';
-    memcpy(p, value.base, value.len);
-    p += value.len;
+    p = put_bytes(p, value.base, value.len);
     *p++ = '\r';
     *p++ = '\n';
-    b->end = (size_t)(p - b->data);
-    return 0;
+    return p;
 }
+
+/* Room for what the writer adds to the app's fields: status line (without the reason),
+ * date, content-length, transfer-encoding, connection, and the blank line. */
+#define HEAD_OVERHEAD 160
 
 int pn_conn_response_start(pn_conn_t *c, int status, const pn_header_t *headers, size_t n,
                            int64_t content_length)
@@ -396,6 +435,7 @@ int pn_conn_response_start(pn_conn_t *c, int status, const pn_header_t *headers,
     }
     int app_close = 0, app_date = 0;
     int64_t declared = -1;
+    size_t fields_len = 0;
     for (size_t i = 0; i < n; i++) {
         if (!valid_name(headers[i].name)) {
             return usage(c, "invalid header name");
@@ -403,16 +443,24 @@ int pn_conn_response_start(pn_conn_t *c, int status, const pn_header_t *headers,
         if (!valid_value(headers[i].value)) {
             return usage(c, "invalid header value (CR, LF or NUL)");
         }
-        if (pn_slice_ieq(headers[i].name, "content-length")) {
+        fields_len += headers[i].name.len + headers[i].value.len + 4;
+        switch (field_kind(headers[i].name)) {
+        case FIELD_LENGTH: {
             int64_t v;
             if (parse_length(headers[i].value, &v) < 0 || (declared >= 0 && v != declared)) {
                 return usage(c, "invalid content-length header");
             }
             declared = v;
-        } else if (pn_slice_ieq(headers[i].name, "connection")) {
+            break;
+        }
+        case FIELD_CONNECTION:
             app_close |= has_close_token(headers[i].value);
-        } else if (pn_slice_ieq(headers[i].name, "date")) {
+            break;
+        case FIELD_DATE:
             app_date = 1;
+            break;
+        default:
+            break;
         }
     }
     if (content_length >= 0 && declared >= 0 && content_length != declared) {
@@ -439,23 +487,27 @@ int pn_conn_response_start(pn_conn_t *c, int status, const pn_header_t *headers,
     }
 
     pn_buf_t *b = &c->out;
-    int rc = 0;
     const char *reason = pn_status_reason(status);
-    rc |= PUT(b, "HTTP/1.1 ");
-    rc |= put_u64(b, (uint64_t)status, 0);
-    rc |= PUT(b, " ");
-    rc |= pn_buf_append(b, reason, strlen(reason));
-    rc |= PUT(b, "\r\n");
+    size_t reason_len = strlen(reason);
+    if (pn_buf_reserve(b, fields_len + reason_len + HEAD_OVERHEAD) < 0) {
+        return PN_ENOMEM;
+    }
+    char *p = b->data + b->end;
+    p = PUT_LIT(p, "HTTP/1.1 ");
+    p = put_dec(p, (uint64_t)status);
+    *p++ = ' ';
+    p = put_bytes(p, reason, reason_len);
+    p = PUT_LIT(p, "\r\n");
     for (size_t i = 0; i < n; i++) {
-        pn_slice_t nm = headers[i].name;
-        if (pn_slice_ieq(nm, "content-length") || pn_slice_ieq(nm, "transfer-encoding") ||
-            pn_slice_ieq(nm, "connection")) {
-            continue;
+        int kind = field_kind(headers[i].name);
+        if (kind != FIELD_LENGTH && kind != FIELD_TE && kind != FIELD_CONNECTION) {
+            p = put_field(p, headers[i].name, headers[i].value);
         }
-        rc |= put_header(b, nm, headers[i].value);
     }
     if (!app_date && c->cfg->date) {
-        rc |= put_header(b, PN_SLICE_LIT("date"), (pn_slice_t){c->cfg->date, 29});
+        p = PUT_LIT(p, "date: ");
+        p = put_bytes(p, c->cfg->date, 29);
+        p = PUT_LIT(p, "\r\n");
     }
     /* RFC 9110 §8.6: no Content-Length in a 204; in a 304 only the one the app declared
      * (the size a 200 would have), never the empty body's 0. */
@@ -463,24 +515,22 @@ int pn_conn_response_start(pn_conn_t *c, int status, const pn_header_t *headers,
         length = declared;
     }
     if (length >= 0 && status >= 200 && status != 204) {
-        rc |= PUT(b, "content-length: ");
-        rc |= put_u64(b, (uint64_t)length, 0);
-        rc |= PUT(b, "\r\n");
+        p = PUT_LIT(p, "content-length: ");
+        p = put_dec(p, (uint64_t)length);
+        p = PUT_LIT(p, "\r\n");
     }
     if (chunked) {
-        rc |= PUT(b, "transfer-encoding: chunked\r\n");
+        p = PUT_LIT(p, "transfer-encoding: chunked\r\n");
     }
     if (status == 101) {
-        rc |= PUT(b, "connection: upgrade\r\n");
+        p = PUT_LIT(p, "connection: upgrade\r\n");
     } else if (!keep && minor == 1) {
-        rc |= PUT(b, "connection: close\r\n");
+        p = PUT_LIT(p, "connection: close\r\n");
     } else if (keep && minor == 0) {
-        rc |= PUT(b, "connection: keep-alive\r\n");
+        p = PUT_LIT(p, "connection: keep-alive\r\n");
     }
-    rc |= PUT(b, "\r\n");
-    if (rc) {
-        return PN_ENOMEM;
-    }
+    p = PUT_LIT(p, "\r\n");
+    b->end = (size_t)(p - b->data);
     c->resp_started = 1;
     c->resp_chunked = chunked;
     c->resp_no_body = no_body;

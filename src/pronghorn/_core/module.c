@@ -233,6 +233,12 @@ static int core_exec(PyObject *mod)
     INTERN(str_version, "version");
     INTERN(str_spec_version, "spec_version");
     INTERN(str_http_version, "http_version");
+    INTERN(str_GET, "GET");
+    INTERN(str_POST, "POST");
+    INTERN(str_PUT, "PUT");
+    INTERN(str_DELETE, "DELETE");
+    INTERN(str_PATCH, "PATCH");
+    INTERN(str_OPTIONS, "OPTIONS");
     INTERN(str_method, "method");
     INTERN(str_scheme, "scheme");
     INTERN(str_path, "path");
@@ -396,6 +402,12 @@ static int core_clear(PyObject *mod)
     Py_CLEAR(st->str_version);
     Py_CLEAR(st->str_spec_version);
     Py_CLEAR(st->str_http_version);
+    Py_CLEAR(st->str_GET);
+    Py_CLEAR(st->str_POST);
+    Py_CLEAR(st->str_PUT);
+    Py_CLEAR(st->str_DELETE);
+    Py_CLEAR(st->str_PATCH);
+    Py_CLEAR(st->str_OPTIONS);
     Py_CLEAR(st->str_method);
     Py_CLEAR(st->str_scheme);
     Py_CLEAR(st->str_path);

@@ -52,6 +52,7 @@ typedef struct {
     PyObject *str_asgi, *str_version, *str_spec_version, *str_http_version, *str_method;
     PyObject *str_scheme, *str_path, *str_raw_path, *str_query_string, *str_root_path;
     PyObject *str_client, *str_server, *str_extensions, *str_state, *str_3_0, *str_2_4;
+    PyObject *str_GET, *str_POST, *str_PUT, *str_DELETE, *str_PATCH, *str_OPTIONS;
 } pn_state_t;
 
 pn_state_t *pn_state_from_type(PyTypeObject *tp);

@@ -36,6 +36,34 @@ static pn_state_t *req_state(PnRequestObject *r)
     return pn_state_from_type(Py_TYPE(r));
 }
 
+/* New reference to the interned str of a common method, else NULL (made when asked). */
+static PyObject *known_method(pn_state_t *st, pn_slice_t m)
+{
+    PyObject *found = NULL;
+    switch (m.len) {
+    case 3:
+        found = memcmp(m.base, "GET", 3) == 0 ? st->str_GET
+                : memcmp(m.base, "PUT", 3) == 0 ? st->str_PUT : NULL;
+        break;
+    case 4:
+        found = memcmp(m.base, "POST", 4) == 0 ? st->str_POST
+                : memcmp(m.base, "HEAD", 4) == 0 ? st->str_HEAD : NULL;
+        break;
+    case 5:
+        found = memcmp(m.base, "PATCH", 5) == 0 ? st->str_PATCH : NULL;
+        break;
+    case 6:
+        found = memcmp(m.base, "DELETE", 6) == 0 ? st->str_DELETE : NULL;
+        break;
+    case 7:
+        found = memcmp(m.base, "OPTIONS", 7) == 0 ? st->str_OPTIONS : NULL;
+        break;
+    default:
+        break;
+    }
+    return Py_XNewRef(found);
+}
+
 PyObject *pn_request_new(PnConnObject *c, const pn_event_t *ev)
 {
     PyTypeObject *tp = (PyTypeObject *)c->server->request_class;
@@ -55,6 +83,7 @@ PyObject *pn_request_new(PnConnObject *c, const pn_event_t *ev)
     r->target_len = (uint32_t)q->target.len;
     r->minor = q->minor_version;
     r->flags = q->flags;
+    r->method = known_method(c->server->st, q->method);
     r->conn = (PnConnObject *)Py_NewRef(c);
     r->serial = c->serial;
     return (PyObject *)r;

@@ -131,3 +131,50 @@ def test_slots_no_dict():
     assert not hasattr(r, "__dict__")
     with pytest.raises(AttributeError):
         r.other = 1
+
+
+def test_fields_live_in_the_engines_base_and_read_like_slots():
+    from pronghorn import _core
+
+    r = object.__new__(Response)  # how the per-request helpers make one
+    assert isinstance(r, _core.ResponseBase)
+    with pytest.raises(AttributeError):
+        r.body
+    r.body = b"x"
+    del r.body
+    with pytest.raises(AttributeError):
+        r.body
+
+
+def test_subclass_render_and_charset_are_honoured():
+    class Shouting(Response):
+        media_type = "text/plain"
+
+        def render(self, content):
+            return content.upper().encode()
+
+    class Latin(Response):
+        charset = "latin-1"
+        media_type = "text/plain"
+
+    assert Shouting("hey").body == b"HEY"
+    assert Latin("caf\u00e9").body == b"caf\xe9"
+    assert Latin("x").raw_headers == [(b"content-type", b"text/plain; charset=latin-1")]
+    assert Response(memoryview(b"mv")).body == b"mv"
+
+
+def test_a_response_missing_a_field_is_a_500():
+    from pronghorn import Pronghorn
+    from pronghorn.testclient import TestClient
+
+    app = Pronghorn()
+
+    @app.get("/broken")
+    def broken():
+        r = object.__new__(Response)
+        r.status_code = 200
+        r.raw_headers = []
+        return r  # no body
+
+    client = TestClient(app, raise_server_exceptions=False)
+    assert client.get("/broken").status_code == 500

@@ -27,6 +27,7 @@ from urllib.parse import quote
 
 import msgspec
 
+from pronghorn import _core
 from pronghorn.concurrency import run_in_threadpool
 from pronghorn.datastructures import MutableHeaders, encode_header_field
 
@@ -94,7 +95,7 @@ def _content_type(media_type: str, charset: str) -> tuple[bytes, bytes]:
     return pair
 
 
-class Response:
+class Response(_core.ResponseBase):
     """A complete response: status, headers and body bytes.
 
     ``content`` may be bytes, str (encoded as UTF-8) or None (empty body).
@@ -102,7 +103,9 @@ class Response:
     ``text/*`` types get ``; charset=utf-8``.
     """
 
-    __slots__ = ("status_code", "body", "raw_headers", "background")
+    # status_code, body, raw_headers and background are stored by the C base, where the
+    # engine's writer reads them.
+    __slots__ = ()
 
     media_type: ClassVar[str | None] = None
     # True for responses whose body Python produces while sending (_stream).
@@ -115,10 +118,14 @@ class Response:
     body: bytes
     raw_headers: list[tuple[bytes, bytes]]
 
+    # The class renders with Response.render (str and bytes content are taken inline).
+    _base_render: ClassVar[bool] = True
+
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls._default_content_type = (
             None if cls.media_type is None else _content_type(cls.media_type, cls.charset))
+        cls._base_render = cls.render is Response.render
 
     def __init__(
         self,
@@ -132,7 +139,11 @@ class Response:
             raise ValueError(f"invalid status code: {status_code!r}")
         self.status_code = status_code
         self.background = background
-        self.body = self.render(content)
+        kind = content.__class__
+        if self._base_render and (kind is str or kind is bytes):  # Response.render, inline
+            self.body = content.encode(self.charset) if kind is str else content
+        else:
+            self.body = self.render(content)
         if headers is None and media_type is None:  # the common case
             content_type = self._default_content_type
             self.raw_headers = [] if content_type is None else [content_type]

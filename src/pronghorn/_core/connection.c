@@ -367,6 +367,19 @@ int pn_headers_from_seq(PyObject *obj, pn_header_t *stack, size_t stack_n, pn_he
 }
 
 /* Serialise a Response-like object (status_code, raw_headers, body). 0 or -1 (exception set). */
+/* New reference to a field of the response: read directly from a ResponseBase, else (or
+ * when never set, for the AttributeError) by attribute. */
+static PyObject *response_attr(pn_state_t *st, PyObject *resp, int field, PyObject *name)
+{
+    if (PyObject_TypeCheck(resp, st->ResponseType)) {
+        PyObject *v = pn_response_field(resp, field);
+        if (v != NULL) {
+            return Py_NewRef(v);
+        }
+    }
+    return PyObject_GetAttr(resp, name);
+}
+
 static int write_response(PnConnObject *c, PyObject *resp)
 {
     pn_state_t *st = c->server->st;
@@ -377,7 +390,7 @@ static int write_response(PnConnObject *c, PyObject *resp)
     Py_buffer body = {0};
     int rc = -1;
 
-    status_o = PyObject_GetAttr(resp, st->str_status_code);
+    status_o = response_attr(st, resp, PN_RESPONSE_STATUS, st->str_status_code);
     if (status_o == NULL) {
         goto error;
     }
@@ -385,11 +398,11 @@ static int write_response(PnConnObject *c, PyObject *resp)
     if (status == -1 && PyErr_Occurred()) {
         goto error;
     }
-    body_o = PyObject_GetAttr(resp, st->str_body);
+    body_o = response_attr(st, resp, PN_RESPONSE_BODY, st->str_body);
     if (body_o == NULL || PyObject_GetBuffer(body_o, &body, PyBUF_SIMPLE) < 0) {
         goto error;
     }
-    headers_o = PyObject_GetAttr(resp, st->str_raw_headers);
+    headers_o = response_attr(st, resp, PN_RESPONSE_HEADERS, st->str_raw_headers);
     if (headers_o == NULL ||
         pn_headers_from_seq(headers_o, stack, sizeof(stack) / sizeof(stack[0]), &hs, &n, &keep) < 0) {
         goto error;
@@ -475,7 +488,8 @@ static void on_background_done(PyObject *owner, PnTaskObject *task)
 static void run_background(PnConnObject *c, PyObject *response)
 {
     PnServerObject *srv = c->server;
-    PyObject *bg = PyObject_GetAttr(response, srv->st->str_background);
+    PyObject *bg = response_attr(srv->st, response, PN_RESPONSE_BACKGROUND,
+                                 srv->st->str_background);
     if (bg == NULL) {
         PyErr_Clear();
         return;

@@ -175,7 +175,8 @@ static int core_exec(PyObject *mod)
         add_type(mod, &PnWS_spec, NULL, &st->WSType) < 0 ||
         add_type(mod, &PnReady_spec, NULL, &st->ReadyType) < 0 ||
         add_type(mod, &PnExchange_spec, NULL, &st->ExchangeType) < 0 ||
-        add_type(mod, &PnLean_spec, NULL, &st->LeanType) < 0) {
+        add_type(mod, &PnLean_spec, NULL, &st->LeanType) < 0 ||
+        add_type(mod, &PnResponse_spec, NULL, &st->ResponseType) < 0) {
         return -1;
     }
     st->ClientDisconnect = PyErr_NewExceptionWithDoc(
@@ -316,6 +317,7 @@ static int core_traverse(PyObject *mod, visitproc visit, void *arg)
     Py_VISIT(st->TaskType);
     Py_VISIT(st->RouterType);
     Py_VISIT(st->LeanType);
+    Py_VISIT(st->ResponseType);
     Py_VISIT(st->ChunkedType);
     Py_VISIT(st->WSType);
     Py_VISIT(st->uuid_type);
@@ -344,6 +346,7 @@ static int core_clear(PyObject *mod)
     Py_CLEAR(st->TaskType);
     Py_CLEAR(st->RouterType);
     Py_CLEAR(st->LeanType);
+    Py_CLEAR(st->ResponseType);
     Py_CLEAR(st->ChunkedType);
     Py_CLEAR(st->WSType);
     Py_CLEAR(st->uuid_type);

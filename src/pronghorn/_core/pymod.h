@@ -41,7 +41,7 @@ typedef struct {
     PyObject *get_running_loop; /* asyncio.get_running_loop */
     /* the ASGI path (request.c's scope, exchange.c) */
     PyTypeObject *ReadyType, *ExchangeType;
-    PyTypeObject *LeanType;
+    PyTypeObject *LeanType, *ResponseType;
     PyObject *ASGIProtocolError; /* RuntimeError subclass: the app broke the message order */
     PyObject *ready_none;        /* a Ready of None, shared */
     PyObject *empty_bytes, *empty_tuple;
@@ -204,6 +204,13 @@ void pn_ws_tick(PnWSObject *ws, double now);
 /* exchange.c */
 extern PyType_Spec PnReady_spec, PnExchange_spec;
 int pn_exchange_init_state(pn_state_t *st); /* after the types and strings exist */
+
+/* responseobj.c */
+typedef struct PnResponseObject PnResponseObject;
+extern PyType_Spec PnResponse_spec;
+enum { PN_RESPONSE_STATUS, PN_RESPONSE_BODY, PN_RESPONSE_HEADERS, PN_RESPONSE_BACKGROUND };
+/* Borrowed: a field of a ResponseBase instance (resp must be one), NULL when never set. */
+PyObject *pn_response_field(PyObject *resp, int field);
 
 /* lean.c */
 extern PyType_Spec PnLean_spec;

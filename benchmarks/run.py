@@ -57,7 +57,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         "no C micro-benchmarks, README untouched")
     p.add_argument("--duration", type=int, default=_env_int("BENCH_DURATION", 3),
                    help="seconds of wrk per case per round (BENCH_DURATION)")
-    p.add_argument("--rounds", type=int, default=_env_int("BENCH_ROUNDS", 3),
+    p.add_argument("--rounds", type=int, default=_env_int("BENCH_ROUNDS", 5),
                    help="interleaved rounds; figures are medians (BENCH_ROUNDS)")
     p.add_argument("--connections", type=int, default=_env_int("BENCH_CONNECTIONS", 64),
                    help="wrk connections (BENCH_CONNECTIONS)")

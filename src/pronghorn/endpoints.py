@@ -95,7 +95,9 @@ def compile_endpoint(route: Any, app: Any) -> Callable[[Any], Any]:
     def to_response(result: Any) -> Response:
         cls = result.__class__
         if plain and (cls is dict or cls is list):
-            return json_response(result) if status_code is None else JSONResponse(result, status_code)
+            if status_code is None:
+                return json_response(result)
+            return JSONResponse(result, status_code)
         if isinstance(result, Response):
             return result
         if serialize is not None:
